@@ -1,0 +1,1 @@
+"""The tamper-evident audit log: every read and write of platform data leaves an event here."""

@@ -1,0 +1,1 @@
+"""Ingest: quarterly batch files, the single-record form and the API."""

@@ -1,0 +1,1 @@
+"""signalhub: the web application, CLI, scheduler, models and database access."""

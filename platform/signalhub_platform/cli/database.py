@@ -1,0 +1,42 @@
+"""``signalhub init`` and ``signalhub serve``."""
+
+from __future__ import annotations
+
+import click
+
+from signalhub_platform.cli import CliContext, main, pass_context
+
+
+@main.command()
+@pass_context
+def init(ctx: CliContext) -> None:
+    """Create or migrate the database; generate missing key files in the instance folder."""
+    from signalhub_platform.db import make_engine
+    from signalhub_platform.keys import generate_missing_keys
+    from signalhub_platform.schema import upgrade_database
+
+    settings = ctx.settings
+    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    for path in generate_missing_keys(settings):
+        click.echo(f"generated key file {path} (keep it secret, back it up, never commit it)")
+    if not settings.database_url:
+        click.echo(f"database: SQLite file {settings.instance_dir / 'signalhub.sqlite3'}")
+    upgrade_database(make_engine(settings.resolved_database_url))
+    click.echo("database is at the latest schema")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@pass_context
+def serve(ctx: CliContext, host: str, port: int) -> None:
+    """Serve the web UI and API (embedded mode: one process)."""
+    from signalhub_config import MissingKeysError
+    from signalhub_platform.app import create_app
+
+    try:
+        app = create_app(ctx.settings)
+    except MissingKeysError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"signalhub on http://{host}:{port}/")
+    app.run(host=host, port=port, debug=False, use_reloader=False)

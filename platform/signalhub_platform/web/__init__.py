@@ -1,0 +1,15 @@
+"""Blueprints, request context and security for the web UI and the JSON API."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_web(app: Flask) -> None:
+    from signalhub_platform.web import api, auth, errors, main, security
+
+    security.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(main.bp)
+    app.register_blueprint(api.bp)

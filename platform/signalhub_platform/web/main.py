@@ -1,0 +1,12 @@
+"""Home page per role, search and the entity page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("main/index.html")

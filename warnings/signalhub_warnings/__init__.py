@@ -1,0 +1,1 @@
+"""Warnings: the yellow/orange/red engine, linked entities and the supervisors' queue."""

@@ -37,7 +37,8 @@ def main() -> None:
 
 
 def _register() -> None:
-    from signalhub_platform.cli import database, validate  # noqa: F401  (commands register on import)
+    # Each module adds its commands to ``main`` when imported.
+    from signalhub_platform.cli import audit, database, demo, keys, reference, users, validate  # noqa: F401
 
 
 _register()

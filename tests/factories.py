@@ -160,3 +160,16 @@ def make_record(
     session.add(record)
     session.flush()
     return record
+
+
+def make_token(session: Session, user: User) -> str:
+    """An API token for ``user`` (stored hashed, as the platform does)."""
+    import hashlib
+    import secrets
+
+    from signalhub_platform.models import ApiToken
+
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_sha256=hashlib.sha256(token.encode()).hexdigest()))
+    session.flush()
+    return token

@@ -18,6 +18,9 @@ class AuditTag(enum.StrEnum):
     WEB_ENTITY_READ = "web:entity:read"
     WEB_RECORD_READ = "web:record:read"
     WEB_RECORD_DENIED = "web:record:denied"
+    WEB_RECORD_CORRECT = "web:record:correct"
+    WEB_RECORD_WITHDRAW = "web:record:withdraw"
+    WEB_RECORD_EXPORT = "web:record:export"
     WEB_PERSON_SEARCH = "web:person:search"
     WEB_HOME_READ = "web:home:read"
     WEB_USER_DISABLE = "web:user:disable"
@@ -27,6 +30,9 @@ class AuditTag(enum.StrEnum):
     API_RECORD_READ = "api:record:read"
     API_RECORD_DENIED = "api:record:denied"
     API_AUTH_REJECTED = "api:auth:rejected"
+    API_RECORD_CORRECT = "api:record:correct"
+    API_RECORD_WITHDRAW = "api:record:withdraw"
+    API_RECORD_EXPORT = "api:record:export"
     # public site: no login
     PUBLIC_RECORD_SEARCH = "public:record:search"
     # cli: operator commands

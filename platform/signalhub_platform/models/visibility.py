@@ -13,7 +13,8 @@ A record the viewer may not see is treated exactly like a missing one.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, false, or_, select
+from sqlalchemy import ColumnElement, Select, exists, false, or_, select
+from sqlalchemy.orm import aliased
 
 from signalhub_platform.models.actors import Actor
 from signalhub_platform.models.records import Openness, Record
@@ -21,32 +22,36 @@ from signalhub_platform.models.records import Openness, Record
 OPEN_TO_MEMBERS = (Openness.SHARED, Openness.PUBLIC)
 
 
-def record_visible_to(actor: Actor) -> ColumnElement[bool]:
-    """SQL condition: may ``actor`` see this record version?"""
+def record_visible_to(actor: Actor, record: type[Record] = Record) -> ColumnElement[bool]:
+    """SQL condition: may ``actor`` see this record version (``record`` may be an alias)?"""
     if actor.is_public:
-        return Record.openness == Openness.PUBLIC
+        return record.openness == Openness.PUBLIC
     if actor.agency_id is not None:
-        return or_(Record.agency_id == actor.agency_id, Record.openness.in_(OPEN_TO_MEMBERS))
+        return or_(record.agency_id == actor.agency_id, record.openness.in_(OPEN_TO_MEMBERS))
     if actor.is_platform_office or actor.is_system:
-        return Record.openness.in_(OPEN_TO_MEMBERS)
+        return record.openness.in_(OPEN_TO_MEMBERS)
     return false()
 
 
 def visible_records(actor: Actor, *, current_only: bool = True) -> Select[tuple[Record]]:
-    """Records ``actor`` may see; by default only current versions."""
+    """Records ``actor`` may see; by default only current versions.
+
+    With history, an old version is visible only while the record's current version is too:
+    when the owner reclassifies a record as private, its earlier shared versions disappear from
+    other agencies' view as well (the owner's latest decision on openness wins).
+    """
     query = select(Record).where(record_visible_to(actor))
     if current_only:
-        query = query.where(Record.is_current)
-    return query
-
-
-def can_see_record(actor: Actor, record: Record) -> bool:
-    """The same rule for a record already in memory (a test keeps it in step with the SQL)."""
-    if actor.is_public:
-        return record.openness == Openness.PUBLIC
-    if actor.agency_id is not None and record.agency_id == actor.agency_id:
-        return True
-    return record.openness in OPEN_TO_MEMBERS
+        return query.where(Record.is_current)
+    current = aliased(Record)
+    return query.where(
+        exists().where(
+            current.agency_id == Record.agency_id,
+            current.source_ref == Record.source_ref,
+            current.is_current,
+            record_visible_to(actor, current),  # type: ignore[arg-type]
+        )
+    )
 
 
 def can_manage_record(actor: Actor, record: Record) -> bool:

@@ -1,0 +1,1 @@
+"""Sharing: searching entities and reading profiles and records, through the one visibility rule."""

@@ -1,0 +1,63 @@
+"""Marshmallow schemas of the JSON API's entity and record documents."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+
+class PersonRefSchema(Schema):
+    name = fields.String()
+    id_number_masked = fields.String(attribute="id_masked")
+
+
+class RoleSchema(Schema):
+    role = fields.String()
+    since = fields.Date()
+    until = fields.Date(allow_none=True)
+    person = fields.Nested(PersonRefSchema)
+
+
+class EntitySummarySchema(Schema):
+    uscc = fields.String()
+    name = fields.String()
+    type = fields.String()
+    region = fields.String()
+    industry = fields.String()
+    status = fields.String()
+    is_in_registry = fields.Boolean()
+
+
+class EntitySchema(EntitySummarySchema):
+    uscc_status = fields.String()
+    address = fields.String()
+    registered_on = fields.Date(allow_none=True)
+
+
+class RecordSchema(Schema):
+    id = fields.Integer()
+    agency = fields.Function(lambda r: r.agency.code)
+    agency_name = fields.Function(lambda r: r.agency.name)
+    department = fields.Function(lambda r: r.department.name)
+    kind = fields.String()
+    risk_level = fields.String(allow_none=True)
+    openness = fields.String()
+    uscc = fields.Function(lambda r: r.entity.uscc if r.entity else None)
+    person = fields.Function(
+        lambda r: {"name": r.person.name, "id_number_masked": r.person.id_masked} if r.person else None
+    )
+    category = fields.String()
+    description = fields.String()
+    occurred_on = fields.Date()
+    source_ref = fields.String()
+    version = fields.Integer()
+    supersedes_id = fields.Integer(allow_none=True)
+    is_current = fields.Boolean()
+    status = fields.String()
+    change_reason = fields.String()
+    source = fields.String()
+    created_at = fields.DateTime()
+
+
+def record_schema(*, is_public: bool, many: bool = False) -> RecordSchema:
+    """The public never sees a person, not even masked; agencies see the name and the mask."""
+    return RecordSchema(many=many, exclude=("person",) if is_public else ())

@@ -1,0 +1,144 @@
+"""Audited reads of entities and records.
+
+Every function here reads through ``visible_records`` and writes its audit event before
+returning anything: if the event cannot be written the caller gets an exception, not data.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from signalhub_audit.services import record_event
+from signalhub_audit.tags import AuditTag
+from signalhub_platform.models import Actor, Entity, EntityPersonRole, Record, RecordStatus
+from signalhub_platform.models.visibility import visible_records
+
+SEARCH_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class EntityProfile:
+    entity: Entity
+    roles: list[EntityPersonRole]
+    records_by_agency: dict[str, list[Record]] = field(default_factory=dict)
+
+    @property
+    def record_count(self) -> int:
+        return sum(len(records) for records in self.records_by_agency.values())
+
+
+@dataclass(frozen=True)
+class RecordView:
+    record: Record
+    history: list[Record]  # every version the viewer may see, oldest first
+
+
+def search_entities(
+    session: Session, actor: Actor, query: str, *, tag: AuditTag, limit: int = SEARCH_LIMIT
+) -> list[Entity]:
+    """Entities whose name contains ``query`` or whose code starts with it (registry data)."""
+    text = query.strip()
+    if not text:
+        return []
+    code = text.upper()
+    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    entities = list(
+        session.scalars(
+            select(Entity)
+            .where(
+                or_(
+                    Entity.uscc == code,
+                    Entity.uscc.startswith(code, autoescape=True),
+                    Entity.name.like(like, escape="\\"),
+                )
+            )
+            .order_by(Entity.uscc != code, Entity.name)
+            .limit(limit)
+        )
+    )
+    record_event(
+        session,
+        tag,
+        actor=actor,
+        subjects=[("entity", entity.uscc) for entity in entities],
+        data={"query": text[:100], "results": len(entities)},
+    )
+    return entities
+
+
+def get_entity_profile(
+    session: Session, actor: Actor, uscc: str, *, tag: AuditTag, purpose: str = ""
+) -> EntityProfile | None:
+    """Base data, responsible persons (masked) and the current records the viewer may see."""
+    entity = session.scalars(select(Entity).where(Entity.uscc == uscc.strip().upper())).first()
+    if entity is None:
+        return None
+    roles = list(
+        session.scalars(
+            select(EntityPersonRole)
+            .where(EntityPersonRole.entity_id == entity.id)
+            .options(joinedload(EntityPersonRole.person))
+            .order_by(EntityPersonRole.since)
+        )
+    )
+    records = list(
+        session.scalars(
+            visible_records(actor)
+            .where(Record.entity_id == entity.id, Record.status == RecordStatus.ACTIVE)
+            .options(joinedload(Record.agency), joinedload(Record.department), joinedload(Record.person))
+            .order_by(Record.occurred_on.desc(), Record.id.desc())
+        )
+    )
+    grouped: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        grouped[record.agency.name].append(record)
+    record_event(
+        session,
+        tag,
+        actor=actor,
+        subjects=[("entity", entity.uscc), *(("record", record.id) for record in records)],
+        data={"records": len(records), "purpose": purpose},
+    )
+    return EntityProfile(entity=entity, roles=roles, records_by_agency=dict(grouped))
+
+
+def get_record(
+    session: Session, actor: Actor, record_id: int, *, tag: AuditTag, denied_tag: AuditTag, purpose: str = ""
+) -> RecordView | None:
+    """One record version and its visible history; None (like a missing id) when not visible."""
+    record = session.scalars(
+        visible_records(actor, current_only=False)
+        .where(Record.id == record_id)
+        .options(joinedload(Record.agency), joinedload(Record.department), joinedload(Record.entity))
+    ).first()
+    if record is None:
+        # Audited like any other attempt; the response cannot tell "hidden" from "missing".
+        record_event(session, denied_tag, actor=actor, subjects=[("record", record_id)], data={"purpose": purpose})
+        return None
+    history = list(
+        session.scalars(
+            visible_records(actor, current_only=False)
+            .where(Record.agency_id == record.agency_id, Record.source_ref == record.source_ref)
+            .order_by(Record.version)
+        )
+    )
+    record_event(
+        session,
+        tag,
+        actor=actor,
+        subjects=[("record", version.id) for version in history]
+        + ([("entity", record.entity.uscc)] if record.entity else [])
+        + ([("person", record.person_id)] if record.person_id else []),
+        data={"record_id": record.id, "versions": len(history), "purpose": purpose},
+    )
+    return RecordView(record=record, history=history)
+
+
+def count_visible_records(session: Session, actor: Actor) -> int:
+    """How many current, active records the actor may see (for the home page)."""
+    visible = visible_records(actor).where(Record.status == RecordStatus.ACTIVE).subquery()
+    return int(session.scalar(select(func.count()).select_from(visible)) or 0)

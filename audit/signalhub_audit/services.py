@@ -62,7 +62,7 @@ def record_event(
     if _ID_NUMBER_PATTERN.search(payload):
         raise AuditPayloadError("refusing to write a resident ID number into the audit log")
 
-    _lock_chain(session)
+    lock_chain(session)
     head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
     seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS)
     event = AuditEvent(
@@ -82,6 +82,10 @@ def record_event(
     return event
 
 
-def _lock_chain(session: Session) -> None:
+def lock_chain(session: Session) -> None:
+    """Serialise writers of the chain until the transaction ends (PostgreSQL advisory lock).
+
+    On SQLite the transaction already holds the database write lock (BEGIN IMMEDIATE).
+    """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK_ID})

@@ -24,6 +24,9 @@ class AuditTag(enum.StrEnum):
     WEB_PERSON_SEARCH = "web:person:search"
     WEB_HOME_READ = "web:home:read"
     WEB_USER_DISABLE = "web:user:disable"
+    WEB_USER_ADD = "web:user:add"
+    WEB_USER_TOKEN = "web:user:token"
+    WEB_USER_LIST = "web:user:list"
     # api: bearer-token JSON API
     API_ENTITY_SEARCH = "api:entity:search"
     API_ENTITY_READ = "api:entity:read"

@@ -11,9 +11,12 @@ from signalhub_platform.cli import CliContext, main, pass_context
 @pass_context
 def init(ctx: CliContext) -> None:
     """Create or migrate the database; generate missing key files in the instance folder."""
-    from signalhub_platform.db import make_engine
+    from signalhub_audit.services import record_event
+    from signalhub_audit.tags import AuditTag
+    from signalhub_platform.db import make_engine, transaction
     from signalhub_platform.keys import generate_missing_keys
-    from signalhub_platform.schema import upgrade_database
+    from signalhub_platform.models import Actor
+    from signalhub_platform.schema import heads, upgrade_database
 
     settings = ctx.settings
     settings.instance_dir.mkdir(parents=True, exist_ok=True)
@@ -22,6 +25,8 @@ def init(ctx: CliContext) -> None:
     if not settings.database_url:
         click.echo(f"database: SQLite file {settings.instance_dir / 'signalhub.sqlite3'}")
     upgrade_database(make_engine(settings.resolved_database_url))
+    with transaction(ctx.session_factory) as session:
+        record_event(session, AuditTag.CLI_DATABASE_INIT, actor=Actor.cli(), data={"schema": heads()[0]})
     click.echo("database is at the latest schema")
 
 

@@ -50,6 +50,8 @@ class AuditTag(enum.StrEnum):
     CLI_AUDIT_VERIFY = "cli:audit:verify"
     CLI_ENTITY_READ = "cli:entity:read"
     CLI_RECORD_READ = "cli:record:read"
+    CLI_ENTITY_SEARCH = "cli:entity:search"
+    CLI_RECORD_DENIED = "cli:record:denied"
     CLI_KEYS_ROTATE = "cli:keys:rotate"
     # jobs: scheduled work
     JOB_AUDIT_CHECKPOINT = "job:audit:checkpoint"

@@ -6,6 +6,7 @@ returning anything: if the event cannot be written the caller gets an exception,
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -14,10 +15,15 @@ from sqlalchemy.orm import Session, joinedload
 
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
-from signalhub_platform.models import Actor, Entity, EntityPersonRole, Record, RecordStatus
+from signalhub_platform.crypto import PersonalDataCipher
+from signalhub_platform.identifiers.normalise import CheckStatus
+from signalhub_platform.identifiers.resident_id import validate_id_number
+from signalhub_platform.models import Actor, Entity, EntityPersonRole, Person, Record, RecordStatus
 from signalhub_platform.models.visibility import visible_records
 
 SEARCH_LIMIT = 50
+# A typed query may be an ID number: mask any long digit run before it reaches the audit log.
+_ID_LIKE = re.compile(r"[0-9]{14,17}[0-9Xx]")
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,12 @@ class EntityProfile:
     @property
     def record_count(self) -> int:
         return sum(len(records) for records in self.records_by_agency.values())
+
+
+@dataclass(frozen=True)
+class PersonHit:
+    person: Person
+    roles: list[EntityPersonRole]
 
 
 @dataclass(frozen=True)
@@ -65,9 +77,59 @@ def search_entities(
         tag,
         actor=actor,
         subjects=[("entity", entity.uscc) for entity in entities],
-        data={"query": text[:100], "results": len(entities)},
+        data={"query": _redact_id_like(text[:100]), "results": len(entities)},
     )
     return entities
+
+
+def search_persons(
+    session: Session, actor: Actor, query: str, *, cipher: PersonalDataCipher, tag: AuditTag, limit: int = SEARCH_LIMIT
+) -> list[PersonHit]:
+    """Persons by exact name, or by ID number (agency users only) through the blind index.
+
+    The audit event never holds the number: for an ID search it keeps the blind index under
+    the searching agency's own scope, which cannot be joined with other agencies' trails.
+    """
+    text = query.strip()
+    if not text:
+        return []
+    checked = validate_id_number(text)
+    data: dict[str, object] = {}
+    if checked.status == CheckStatus.VALID and checked.value:
+        if actor.agency_id is None:
+            raise PermissionError("ID number search is for member agency users only")
+        condition = Person.id_blind_index == cipher.blind_index(checked.value)
+        data["id_number_bidx"] = cipher.blind_index(checked.value, scope=actor.agency_code)
+    elif any(char.isdigit() for char in text):
+        # Digits that are not a valid ID number: search nothing rather than echo them anywhere.
+        condition = None
+        data["rejected"] = "not a valid ID number"
+    else:
+        condition = Person.name == text
+        data["name"] = text[:50]
+    persons = [] if condition is None else list(session.scalars(select(Person).where(condition).limit(limit)))
+    roles = (
+        list(
+            session.scalars(
+                select(EntityPersonRole)
+                .where(EntityPersonRole.person_id.in_([p.id for p in persons]))
+                .options(joinedload(EntityPersonRole.entity))
+                .order_by(EntityPersonRole.since)
+            )
+        )
+        if persons
+        else []
+    )
+    record_event(session, tag, actor=actor, subjects=[("person", p.id) for p in persons], data=data)
+    return [PersonHit(person, [r for r in roles if r.person_id == person.id]) for person in persons]
+
+
+def looks_like_id_number(query: str) -> bool:
+    return validate_id_number(query.strip()).status == CheckStatus.VALID
+
+
+def _redact_id_like(text: str) -> str:
+    return _ID_LIKE.sub(lambda m: m.group(0)[:6] + "*" * (len(m.group(0)) - 10) + m.group(0)[-4:], text)
 
 
 def get_entity_profile(

@@ -6,10 +6,12 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
-    from signalhub_platform.web import api, auth, errors, main, security
+    from signalhub_platform.web import admin, api, auth, errors, labels, main, security
 
     security.init_app(app)
     errors.init_app(app)
+    labels.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)

@@ -62,7 +62,9 @@ ALLOWED_READS = {
 
 
 @pytest.mark.parametrize(("viewer", "openness"), list(ALLOWED_READS))
-def test_record_read_matrix(client: FlaskClient, db_session: Session, world: World, viewer: str, openness: Openness) -> None:
+def test_record_read_matrix(
+    client: FlaskClient, db_session: Session, world: World, viewer: str, openness: Openness
+) -> None:
     before = _audit_count(db_session)
     status, body = _get(client, f"/api/v1/records/{world.records[openness].id}", world.tokens[viewer])
     assert status == ALLOWED_READS[(viewer, openness)]
@@ -79,7 +81,8 @@ def test_anonymous_api_reads_are_refused(client: FlaskClient, world: World) -> N
 
 def test_hidden_record_answers_exactly_like_a_missing_one(client: FlaskClient, world: World) -> None:
     hidden = client.get(
-        f"/api/v1/records/{world.records[Openness.PRIVATE].id}", headers={"Authorization": f"Bearer {world.tokens['B']}"}
+        f"/api/v1/records/{world.records[Openness.PRIVATE].id}",
+        headers={"Authorization": f"Bearer {world.tokens['B']}"},
     )
     missing = client.get("/api/v1/records/987654321", headers={"Authorization": f"Bearer {world.tokens['B']}"})
     assert hidden.status_code == missing.status_code == 404
@@ -112,9 +115,7 @@ def test_entity_search_by_name_and_code(client: FlaskClient, world: World) -> No
     assert empty["results"] == []  # '%' is matched literally, not as a wildcard
 
 
-def test_audit_failure_returns_no_data(
-    client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_audit_failure_returns_no_data(client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """A15: a restricted read whose audit event cannot be written returns 500 and nothing else."""
     from signalhub_platform.sharing import services
 
@@ -123,7 +124,8 @@ def test_audit_failure_returns_no_data(
 
     monkeypatch.setattr(services, "record_event", broken)
     response = client.get(
-        f"/api/v1/records/{world.records[Openness.PRIVATE].id}", headers={"Authorization": f"Bearer {world.tokens['A']}"}
+        f"/api/v1/records/{world.records[Openness.PRIVATE].id}",
+        headers={"Authorization": f"Bearer {world.tokens['A']}"},
     )
     assert response.status_code == 500
     text = response.get_data(as_text=True)
@@ -212,7 +214,9 @@ def test_reclassified_private_hides_old_shared_versions_from_others(client: Flas
 def test_correction_without_reason_is_rejected(client: FlaskClient, world: World) -> None:
     record = world.records[Openness.SHARED]
     response = client.put(
-        f"/api/v1/records/{record.id}", headers={"Authorization": f"Bearer {world.tokens['A']}"}, json={"description": "x"}
+        f"/api/v1/records/{record.id}",
+        headers={"Authorization": f"Bearer {world.tokens['A']}"},
+        json={"description": "x"},
     )
     assert response.status_code == 400
     assert "reason" in response.get_json()["error"]["details"]
@@ -229,4 +233,4 @@ def test_export_escapes_formulas(client: FlaskClient, db_session: Session, world
         f"/api/v1/records/{record.id}/export", headers={"Authorization": f"Bearer {world.tokens['A']}"}
     ).get_data(as_text=True)
     assert "'=HYPERLINK" in text
-    assert ',=HYPERLINK' not in text
+    assert ",=HYPERLINK" not in text

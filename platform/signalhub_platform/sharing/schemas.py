@@ -1,8 +1,15 @@
-"""Marshmallow schemas of the JSON API's entity and record documents."""
+"""Marshmallow schemas of the JSON API's entity and record documents, shared by the API and the CLI."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from marshmallow import Schema, fields
+
+if TYPE_CHECKING:
+    from signalhub_platform.sharing.services import EntityProfile, RecordView
+
+Document = dict[str, Any]
 
 
 class PersonRefSchema(Schema):
@@ -61,3 +68,22 @@ class RecordSchema(Schema):
 def record_schema(*, is_public: bool, many: bool = False) -> RecordSchema:
     """The public never sees a person, not even masked; agencies see the name and the mask."""
     return RecordSchema(many=many, exclude=("person",) if is_public else ())
+
+
+def entity_document(profile: EntityProfile, *, is_public: bool) -> Document:
+    """``GET /api/v1/entities/<uscc>`` (and ``signalhub entities show --json``)."""
+    schema = record_schema(is_public=is_public, many=True)
+    return {
+        "entity": EntitySchema().dump(profile.entity),
+        "responsible_persons": RoleSchema(many=True).dump(profile.roles),
+        "records_by_agency": {agency: schema.dump(rows) for agency, rows in profile.records_by_agency.items()},
+        "record_count": profile.record_count,
+    }
+
+
+def record_document(view: RecordView, *, is_public: bool) -> Document:
+    """``GET /api/v1/records/<id>`` (and ``signalhub records show --json``)."""
+    return {
+        "record": record_schema(is_public=is_public).dump(view.record),
+        "history": record_schema(is_public=is_public, many=True).dump(view.history),
+    }

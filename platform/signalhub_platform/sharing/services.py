@@ -136,8 +136,12 @@ def get_entity_profile(
     session: Session, actor: Actor, uscc: str, *, tag: AuditTag, purpose: str = ""
 ) -> EntityProfile | None:
     """Base data, responsible persons (masked) and the current records the viewer may see."""
-    entity = session.scalars(select(Entity).where(Entity.uscc == uscc.strip().upper())).first()
+    code = uscc.strip().upper()
+    entity = session.scalars(select(Entity).where(Entity.uscc == code)).first()
     if entity is None:
+        record_event(
+            session, tag, actor=actor, subjects=[("entity", code[:18])], data={"found": False, "purpose": purpose}
+        )
         return None
     roles = list(
         session.scalars(

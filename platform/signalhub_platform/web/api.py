@@ -12,7 +12,7 @@ from signalhub_ingest import corrections
 from signalhub_ingest.schemas import RecordCorrectionSchema, RecordWithdrawalSchema
 from signalhub_platform.sharing import services
 from signalhub_platform.sharing.export import to_csv
-from signalhub_platform.sharing.schemas import EntitySchema, EntitySummarySchema, RoleSchema, record_schema
+from signalhub_platform.sharing.schemas import EntitySummarySchema, entity_document, record_document, record_schema
 from signalhub_platform.web.context import current_actor, db
 from signalhub_platform.web.security import api_auth_required
 
@@ -58,27 +58,17 @@ def get_entity(uscc: str) -> dict[str, Any]:
     session = db()
     actor = current_actor()
     profile = services.get_entity_profile(session, actor, uscc, tag=AuditTag.API_ENTITY_READ, purpose=_purpose())
+    session.commit()  # a lookup of an unknown code is audited too
     if profile is None:
         abort(404)
-    session.commit()
-    schema = record_schema(is_public=actor.is_public, many=True)
-    return {
-        "entity": EntitySchema().dump(profile.entity),
-        "responsible_persons": RoleSchema(many=True).dump(profile.roles),
-        "records_by_agency": {agency: schema.dump(records) for agency, records in profile.records_by_agency.items()},
-        "record_count": profile.record_count,
-    }
+    return entity_document(profile, is_public=actor.is_public)
 
 
 @bp.get("/records/<int:record_id>")
 @api_auth_required
 def get_record(record_id: int) -> dict[str, Any]:
     view = _read_record(record_id, AuditTag.API_RECORD_READ)
-    is_public = current_actor().is_public
-    return {
-        "record": record_schema(is_public=is_public).dump(view.record),
-        "history": record_schema(is_public=is_public, many=True).dump(view.history),
-    }
+    return record_document(view, is_public=current_actor().is_public)
 
 
 @bp.get("/records/<int:record_id>/export")

@@ -70,9 +70,9 @@ def search() -> str:
 def entity(uscc: str) -> str:
     session = db()
     profile = services.get_entity_profile(session, current_actor(), uscc, tag=AuditTag.WEB_ENTITY_READ)
+    session.commit()  # a lookup of an unknown code is audited too
     if profile is None:
         abort(404)
-    session.commit()
     return render_template("main/entity.html", profile=profile)
 
 

@@ -20,6 +20,9 @@ $(STAMP): setup.cfg setup.py
 translations: $(STAMP)
 	@$(BIN)/pybabel compile -d $(TRANSLATIONS) -D messages >/dev/null
 
+# Plain http on localhost: Secure cookies would be dropped by the browser, so the demo turns them off.
+# `signalhub demo` leaves a database that already has data alone (exit 0), so this can run again.
+demo: export SIGNALHUB_SECURE_COOKIES := false
 demo: install
 	$(BIN)/signalhub init
 	$(BIN)/signalhub demo

@@ -39,7 +39,8 @@ class User(Base):
     pledge_version: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    agency: Mapped[Agency | None] = relationship()
+    # Joined: every request turns its user into an Actor, which needs the agency code.
+    agency: Mapped[Agency | None] = relationship(lazy="joined")
     role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     @property
@@ -69,7 +70,7 @@ class ApiToken(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(lazy="joined")
 
 
 class WebSession(Base):
@@ -87,7 +88,7 @@ class WebSession(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     client_ip: Mapped[str] = mapped_column(String(64), default="")
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(lazy="joined")
 
 
 class LoginAttempt(Base):

@@ -65,17 +65,27 @@ class RecordSchema(Schema):
     created_at = fields.DateTime()
 
 
+# Schemas are stateless once built; building one per request costs more than dumping a record.
+_RECORD_SCHEMAS = {
+    (is_public, many): RecordSchema(many=many, exclude=("person",) if is_public else ())
+    for is_public in (False, True)
+    for many in (False, True)
+}
+_ENTITY_SCHEMA = EntitySchema()
+_ROLES_SCHEMA = RoleSchema(many=True)
+
+
 def record_schema(*, is_public: bool, many: bool = False) -> RecordSchema:
     """The public never sees a person, not even masked; agencies see the name and the mask."""
-    return RecordSchema(many=many, exclude=("person",) if is_public else ())
+    return _RECORD_SCHEMAS[(is_public, many)]
 
 
 def entity_document(profile: EntityProfile, *, is_public: bool) -> Document:
     """``GET /api/v1/entities/<uscc>`` (and ``signalhub entities show --json``)."""
     schema = record_schema(is_public=is_public, many=True)
     return {
-        "entity": EntitySchema().dump(profile.entity),
-        "responsible_persons": RoleSchema(many=True).dump(profile.roles),
+        "entity": _ENTITY_SCHEMA.dump(profile.entity),
+        "responsible_persons": _ROLES_SCHEMA.dump(profile.roles),
         "records_by_agency": {agency: schema.dump(rows) for agency, rows in profile.records_by_agency.items()},
         "record_count": profile.record_count,
     }

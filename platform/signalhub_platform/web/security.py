@@ -6,6 +6,7 @@ web session cookie (see ``sessions``). Nothing else sets ``g.actor``.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 from collections.abc import Callable
@@ -25,6 +26,9 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+
+
+TOKEN_TOUCH_INTERVAL = dt.timedelta(seconds=60)
 
 
 def init_app(app: Flask) -> None:
@@ -57,7 +61,10 @@ def _load_bearer(token: str) -> None:
     if row is None or not row.user.is_active:
         g.auth_error = "invalid token"
         return
-    row.last_used_at = utcnow()
+    now = utcnow()
+    # Like web sessions: a write per request would turn every API read into two writes.
+    if row.last_used_at is None or now - row.last_used_at >= TOKEN_TOUCH_INTERVAL:
+        row.last_used_at = now
     g.user = row.user
     g.actor = Actor.for_user(row.user, client_ip())
     g.auth_method = "token"

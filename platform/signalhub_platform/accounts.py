@@ -148,7 +148,7 @@ def authenticate(
         raise LoginRateLimitedError
 
     # FOR UPDATE (PostgreSQL): concurrent failures for one account must not lose an increment.
-    user = session.scalars(select(User).where(User.username == username).with_for_update()).first()
+    user = session.scalars(select(User).where(User.username == username).with_for_update(of=User)).first()
     if user is None:
         _verify_dummy(password)
         _record_failure(session, None, public, safe_name, "unknown_user", now)

@@ -4,8 +4,10 @@ from signalhub_platform.models.accounts import ApiToken, LoginAttempt, Role, Use
 from signalhub_platform.models.actors import Actor
 from signalhub_platform.models.agencies import PLATFORM_OFFICE_CODE, Agency, Department
 from signalhub_platform.models.audit import AuditCheckpoint, AuditEvent, AuditSubject
+from signalhub_platform.models.jobs import Job, JobState
 from signalhub_platform.models.records import (
     Batch,
+    BatchRow,
     BatchState,
     Openness,
     Record,
@@ -23,6 +25,7 @@ from signalhub_platform.models.registry import (
     Person,
     RoleKind,
 )
+from signalhub_platform.models.reports import ReportKind, TextReport
 
 __all__ = [
     "PLATFORM_OFFICE_CODE",
@@ -33,6 +36,7 @@ __all__ = [
     "AuditEvent",
     "AuditSubject",
     "Batch",
+    "BatchRow",
     "BatchState",
     "CodeStatus",
     "Department",
@@ -40,6 +44,8 @@ __all__ = [
     "EntityPersonRole",
     "EntityStatus",
     "EntityType",
+    "Job",
+    "JobState",
     "LoginAttempt",
     "Openness",
     "Person",
@@ -47,9 +53,11 @@ __all__ = [
     "RecordKind",
     "RecordSource",
     "RecordStatus",
+    "ReportKind",
     "RiskLevel",
     "Role",
     "RoleKind",
+    "TextReport",
     "User",
     "UserRole",
     "WebSession",

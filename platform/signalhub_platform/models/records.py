@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from signalhub_platform.db import Base
@@ -50,18 +50,25 @@ class RecordSource(enum.StrEnum):
 
 
 class BatchState(enum.StrEnum):
-    UPLOADED = "uploaded"
+    UPLOADED = "uploaded"  # stored, waiting for validation
     VALIDATING = "validating"
-    INVALID = "invalid"
-    VALIDATED = "validated"
-    COMMITTING = "committing"
+    INVALID = "invalid"  # has errors; commits only with "accept the valid rows"
+    VALIDATED = "validated"  # every row valid (warnings may wait for confirmation)
+    COMMITTING = "committing"  # claimed by one committer (compare-and-set from validated/invalid)
     COMMITTED = "committed"
-    DUPLICATE = "duplicate"
-    FAILED = "failed"
+    FAILED = "failed"  # unreadable file or an unexpected error; nothing was written
 
 
 class Batch(Base):
+    """One upload (成批导入), or the one-row envelope of a form or API record.
+
+    Validation stages the normalised valid rows in ``batch_rows``; the commit merges them into
+    ``records`` in one transaction. Progress counters are written in short transactions of their
+    own so that the batch page can show them while the work runs.
+    """
+
     __tablename__ = "batches"
+    # Identical bytes from one agency are one batch; NULL (form/API envelopes) never collide.
     __table_args__ = (UniqueConstraint("agency_id", "file_sha256"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -69,22 +76,72 @@ class Batch(Base):
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # True when the platform office uploaded for the agency.
     is_on_behalf: Mapped[bool] = mapped_column(default=False)
+    source: Mapped[RecordSource] = mapped_column(
+        closed_vocabulary(RecordSource, "record_source"), default=RecordSource.BATCH
+    )
     period: Mapped[str] = mapped_column(String(7))  # quarter, e.g. 2026Q3
-    filename: Mapped[str] = mapped_column(String(255))
-    file_sha256: Mapped[str] = mapped_column(String(64))
-    content_sha256: Mapped[str] = mapped_column(String(64), default="")
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    file_size: Mapped[int] = mapped_column(BigInteger(), default=0)
+    # Where the uploaded bytes are kept, relative to the instance folder.
+    file_path: Mapped[str] = mapped_column(String(500), default="")
+    # SHA-256 over the normalised rows: the same content re-saved by Excel has a new file hash.
+    content_sha256: Mapped[str] = mapped_column(String(64), default="", index=True)
+    same_content_as_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
     state: Mapped[BatchState] = mapped_column(closed_vocabulary(BatchState, "batch_state"))
     row_count: Mapped[int] = mapped_column(default=0)
+    valid_count: Mapped[int] = mapped_column(default=0)
     error_count: Mapped[int] = mapped_column(default=0)
+    warning_count: Mapped[int] = mapped_column(default=0)
+    # Progress, for the batch page and the API: rows read, validated, committed so far.
+    progress_read: Mapped[int] = mapped_column(default=0)
+    progress_validated: Mapped[int] = mapped_column(default=0)
+    progress_committed: Mapped[int] = mapped_column(default=0)
     inserted_count: Mapped[int] = mapped_column(default=0)
     versioned_count: Mapped[int] = mapped_column(default=0)
     unchanged_count: Mapped[int] = mapped_column(default=0)
+    # The first errors and warnings ({row, column, value, code, message_zh, message_en}); the
+    # error workbook re-validates the stored file for the complete list.
     errors: Mapped[list[dict[str, object]] | None] = mapped_column(JSON())
+    warnings: Mapped[list[dict[str, object]] | None] = mapped_column(JSON())
+    failure: Mapped[str] = mapped_column(String(500), default="")
+    is_valid_only_accepted: Mapped[bool] = mapped_column(default=False)
+    nonstandard_confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    committed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    validated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    committing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     committed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     agency: Mapped[Agency] = relationship()
-    uploaded_by: Mapped[User | None] = relationship()
+    uploaded_by: Mapped[User | None] = relationship(foreign_keys=[uploaded_by_id])
+
+
+class BatchRow(Base):
+    """A validated, normalised row waiting for its batch's commit (staging; no plaintext ID number)."""
+
+    __tablename__ = "batch_rows"
+
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True)
+    row_number: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(16))
+    risk_level: Mapped[str | None] = mapped_column(String(16))
+    openness: Mapped[str] = mapped_column(String(16))
+    uscc: Mapped[str | None] = mapped_column(String(18))
+    uscc_status: Mapped[str | None] = mapped_column(String(16))
+    entity_name: Mapped[str] = mapped_column(String(200), default="")
+    person_name: Mapped[str] = mapped_column(String(100), default="")
+    person_blind_index: Mapped[str | None] = mapped_column(String(64))
+    # Sealed only on the first row naming a person in the batch: one ciphertext per new person.
+    person_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary())
+    person_key_id: Mapped[str | None] = mapped_column(String(32))
+    person_masked: Mapped[str | None] = mapped_column(String(18))
+    category: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text(), default="")
+    occurred_on: Mapped[dt.date] = mapped_column(Date())
+    source_ref: Mapped[str] = mapped_column(String(64))
+    content_sha256: Mapped[str] = mapped_column(String(64))
 
 
 class Record(Base):
@@ -123,6 +180,8 @@ class Record(Base):
         closed_vocabulary(RecordStatus, "record_status"), default=RecordStatus.ACTIVE
     )
     change_reason: Mapped[str] = mapped_column(String(500), default="")
+    # SHA-256 of the normalised content (see signalhub_ingest.rules): re-uploads compare by it.
+    content_sha256: Mapped[str] = mapped_column(String(64), default="")
     source: Mapped[RecordSource] = mapped_column(closed_vocabulary(RecordSource, "record_source"))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

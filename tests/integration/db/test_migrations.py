@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -30,3 +32,38 @@ def test_upgrade_head_matches_models(engine: Engine) -> None:
 def test_naming_convention_applies(engine: Engine) -> None:
     uniques = inspect(engine).get_unique_constraints("agencies")
     assert [u["name"] for u in uniques] == ["uq_agencies_code"]
+
+
+def test_upgrade_keeps_existing_rows(tmp_path: Path) -> None:
+    """Each migration runs on a database that already holds data, as production upgrades do."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from signalhub_platform.db import make_engine
+    from signalhub_platform.schema import alembic_config
+    from tests.conftest import drop_database, new_database_url
+
+    url = new_database_url(tmp_path, "upgrade_rows")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0001")
+            conn.execute(
+                text("INSERT INTO agencies (code, name, is_active, created_at) VALUES ('TAX', 'Tax', true, :t)"),
+                {"t": "2026-01-01 00:00:00"},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO batches (agency_id, is_on_behalf, period, filename, file_sha256, content_sha256,"
+                    " state, row_count, error_count, inserted_count, versioned_count, unchanged_count, created_at)"
+                    " VALUES (1, false, '2026Q1', 'a.csv', 'ab', '', 'committed', 3, 0, 3, 0, 0, :t)"
+                ),
+                {"t": "2026-01-01 00:00:00"},
+            )
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "head")
+            row = conn.execute(text("SELECT source, progress_read, is_valid_only_accepted FROM batches")).one()
+        assert row.source == "batch" and row.progress_read == 0 and not row.is_valid_only_accepted
+    finally:
+        engine.dispose()
+        drop_database(url)

@@ -25,8 +25,23 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
 
 
 def upgrade_database(engine: Engine) -> None:
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), "head")
+    """Upgrade to head. On SQLite, foreign keys are off while tables are rebuilt (Alembic's batch
+    mode copies a table and drops the old one, which would trip references from other tables) and
+    checked as a whole afterwards; PRAGMA foreign_keys only takes effect outside a transaction."""
+    with engine.connect() as connection:
+        driver = connection.connection.driver_connection if engine.dialect.name == "sqlite" else None
+        if driver is not None:
+            driver.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                command.upgrade(alembic_config(connection), "head")
+                if driver is not None:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration left broken references: {broken[:5]}")
+        finally:
+            if driver is not None:
+                driver.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
 
 
 def heads() -> list[str]:

@@ -169,7 +169,7 @@ def test_first_login_with_a_one_time_password_forces_a_change_then_the_pledge(
     assert response.status_code == 302  # type: ignore[attr-defined]
     assert web.get("/").location.startswith("/password")
     page = web.get("/password").get_data(as_text=True)
-    assert "one-time password" in page
+    assert "一次性密码" in page  # the UI speaks Chinese by default
     csrf = _csrf(web, db_session)
 
     def change(current: str, new: str, confirm: str) -> object:

@@ -40,7 +40,7 @@ def test_upgrade_keeps_existing_rows(tmp_path: Path) -> None:
     from sqlalchemy import text
 
     from signalhub_platform.db import make_engine
-    from signalhub_platform.schema import alembic_config
+    from signalhub_platform.schema import alembic_config, upgrade_database
     from tests.conftest import drop_database, new_database_url
 
     url = new_database_url(tmp_path, "upgrade_rows")
@@ -60,9 +60,21 @@ def test_upgrade_keeps_existing_rows(tmp_path: Path) -> None:
                 ),
                 {"t": "2026-01-01 00:00:00"},
             )
-        with engine.begin() as conn:
-            command.upgrade(alembic_config(conn), "head")
+            conn.execute(text("INSERT INTO departments (agency_id, code, name, is_active) VALUES (1, 'D1', 'D', true)"))
+            conn.execute(
+                text(
+                    "INSERT INTO records (agency_id, department_id, kind, risk_level, openness, category, description,"
+                    " occurred_on, source_ref, version, is_current, status, change_reason, source, batch_id,"
+                    " created_at)"
+                    " VALUES (1, 1, 'risk', 'low', 'shared', 'c', 'd', '2026-01-01', 'R1', 1, true, 'active', '',"
+                    " 'batch', 1, :t)"
+                ),
+                {"t": "2026-01-01 00:00:00"},
+            )
+        upgrade_database(engine)  # a record points at the batch whose table the upgrade rebuilds
+        with engine.connect() as conn:
             row = conn.execute(text("SELECT source, progress_read, is_valid_only_accepted FROM batches")).one()
+            assert conn.execute(text("SELECT batch_id FROM records")).scalar_one() == 1
         assert row.source == "batch" and row.progress_read == 0 and not row.is_valid_only_accepted
     finally:
         engine.dispose()

@@ -1,9 +1,21 @@
-"""Marshmallow schemas for records coming in through the form and the API."""
+"""Marshmallow schemas for records coming in through the form and the API.
+
+A new record is judged by ``validator.RowValidator`` (the batch path's rules, declared once in
+``rules``) rather than by field validators of its own: the form, the API and a batch file must
+accept and refuse the same rows with the same messages. Marshmallow is kept for what it is good
+at here: the request shape, unknown keys, and the OpenAPI description of the fields.
+"""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from signalhub_ingest.rules import COLUMNS_BY_KEY, IssueCode, RowIssue, make_issue
+from signalhub_ingest.validator import CleanRow, RowValidator
 from signalhub_platform.models import Openness, RecordKind, RiskLevel
 
 
@@ -21,3 +33,86 @@ class RecordCorrectionSchema(Schema):
 
 class RecordWithdrawalSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class _RuleCell(fields.Field):
+    """A template column's raw value: text, a number or a date; the row rules judge it.
+
+    The field does no validation of its own (that would be a second declaration of the rules,
+    free to drift); ``None`` and absent keys mean an empty cell, as in a file.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, str | int | float | dt.date):
+            column = attr or ""
+            issue = make_issue(0, column, "", IssueCode.INVALID_TYPE)
+            raise ValidationError([_message(issue)])
+        return value
+
+
+def _message(issue: RowIssue) -> dict[str, str]:
+    """One issue as it appears in ``ValidationError.messages``: the batch report's fields, minus the row."""
+    return {
+        "code": str(issue.code),
+        "value": issue.value,
+        "message_zh": issue.message_zh,
+        "message_en": issue.message_en,
+    }
+
+
+def _cell(column: str) -> _RuleCell:
+    spec = COLUMNS_BY_KEY[column]
+    return _RuleCell(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": f"{spec.label_zh}: {spec.note_en}", "example": spec.example},
+    )
+
+
+class RecordInputSchema(Schema):
+    """One record from the form or the API, judged by the batch validator's own rules.
+
+    ``load`` returns a ``CleanRow`` (row number 1) or raises ``ValidationError`` whose messages map
+    each column ("" for the row as a whole) to a list of ``{code, value, message_zh, message_en}``
+    — the same codes and texts a batch report gives for the same values. Warnings (a nonstandard
+    USCC) do not fail the load: ``validator.row_warnings(row)`` lists them for confirmation.
+
+    The agency's departments and the day to judge dates against are constructor arguments
+    (marshmallow 4 has no ``context``); build one schema per request.
+    """
+
+    department = _cell("department")
+    kind = _cell("kind")
+    risk_level = _cell("risk_level")
+    openness = _cell("openness")
+    uscc = _cell("uscc")
+    entity_name = _cell("entity_name")
+    person_name = _cell("person_name")
+    person_id_number = _cell("person_id_number")
+    category = _cell("category")
+    description = _cell("description")
+    occurred_on = _cell("occurred_on")
+    source_ref = _cell("source_ref")
+
+    def __init__(self, departments: Mapping[str, int], *, today: dt.date | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.departments = departments
+        self.today = today or dt.date.today()
+        self.row_validator = RowValidator(departments, today=self.today, track_duplicates=False)
+
+    @validates_schema
+    def _apply_rules(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        # Runs in validate() as well as load(), so a form can be checked without loading it.
+        _, issues = self.row_validator.validate_mapping(1, data)
+        errors: dict[str, list[dict[str, str]]] = {}
+        for issue in issues:
+            if not issue.is_warning:
+                errors.setdefault(issue.column, []).append(_message(issue))
+        if errors:
+            raise ValidationError(errors)  # type: ignore[arg-type]
+
+    @post_load
+    def _to_clean_row(self, data: Mapping[str, Any], **kwargs: Any) -> CleanRow:
+        row, _ = self.row_validator.validate_mapping(1, data)
+        assert row is not None  # _apply_rules raised otherwise
+        return row

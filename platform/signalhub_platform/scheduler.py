@@ -10,8 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.orm import Session
+
+from signalhub_config import KeyMaterial
 
 JobFunction = Callable[..., object]
 
@@ -23,12 +26,16 @@ class PeriodicJob:
     cron: dict[str, str]  # APScheduler CronTrigger fields, Asia/Shanghai time
 
 
-def periodic_jobs() -> list[PeriodicJob]:
-    """Every periodic job of the platform."""
+def periodic_jobs(keys: KeyMaterial) -> list[PeriodicJob]:
+    """Every periodic job of the platform: the one list."""
     from signalhub_audit.jobs import make_audit_checkpoint
+    from signalhub_ingest.jobs import recover_batches
 
     return [
-        PeriodicJob("audit_checkpoint", make_audit_checkpoint, {"minute": "*/30"}),
+        PeriodicJob(
+            "audit_checkpoint", partial(make_audit_checkpoint, signing_key=keys.signing_key), {"minute": "*/30"}
+        ),
+        PeriodicJob("recover_batches", recover_batches, {"minute": "*/5"}),
     ]
 
 

@@ -38,7 +38,19 @@ def main() -> None:
 
 def _register() -> None:
     # Each module adds its commands to ``main`` when imported.
-    from signalhub_platform.cli import audit, database, demo, keys, reads, reference, users, validate  # noqa: F401
+    from signalhub_platform.cli import (  # noqa: F401
+        audit,
+        database,
+        demo,
+        ingest,
+        keys,
+        reads,
+        reference,
+        reports,
+        users,
+        validate,
+        worker,
+    )
 
 
 _register()

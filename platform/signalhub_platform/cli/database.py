@@ -35,13 +35,37 @@ def init(ctx: CliContext) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @pass_context
 def serve(ctx: CliContext, host: str, port: int) -> None:
-    """Serve the web UI and API (embedded mode: one process)."""
+    """Serve the web UI and API (embedded mode: one process, the job worker in a thread)."""
+    import datetime as dt
+
     from signalhub_config import MissingKeysError
-    from signalhub_platform.app import create_app
+    from signalhub_ingest.jobs import queue_handlers
+    from signalhub_ingest.services import recover_stuck_batches
+    from signalhub_platform.app import PlatformState, create_app
+    from signalhub_platform.db import transaction
+    from signalhub_platform.models import Actor
+    from signalhub_platform.models.types import utcnow
+    from signalhub_platform.worker import WorkerThread
 
     try:
-        app = create_app(ctx.settings)
+        app = create_app(ctx.settings, session_factory=ctx.factory)
     except MissingKeysError as exc:
         raise click.ClickException(str(exc)) from exc
+    platform: PlatformState = app.extensions["signalhub"]
+    # Nothing else runs in embedded mode, so a batch left "committing" lost its committer: no grace.
+    with transaction(platform.session_factory) as session:
+        recovered = recover_stuck_batches(
+            session, actor=Actor.job("recover_batches"), now=utcnow(), grace=dt.timedelta(0)
+        )
+    if recovered:
+        click.echo(f"recovered interrupted batch commits: {', '.join(map(str, recovered))}")
+    worker = WorkerThread(
+        platform.session_factory,
+        queue_handlers(cipher=platform.cipher, instance_dir=ctx.settings.instance_dir),
+    )
+    worker.start()
     click.echo(f"signalhub on http://{host}:{port}/")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    try:
+        app.run(host=host, port=port, debug=False, use_reloader=False)
+    finally:
+        worker.stop()

@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
-    from signalhub_platform.web import admin, api, auth, errors, labels, main, security
+    from signalhub_platform.web import admin, api, auth, batches, errors, labels, main, openapi, reports, security
 
     security.init_app(app)
     errors.init_app(app)
@@ -15,3 +15,6 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(main.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(batches.bp)
+    app.register_blueprint(openapi.bp)

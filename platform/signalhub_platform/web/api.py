@@ -4,16 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, request, url_for
 from marshmallow import ValidationError
 
 from signalhub_audit.tags import AuditTag
 from signalhub_ingest import corrections
-from signalhub_ingest.schemas import RecordCorrectionSchema, RecordWithdrawalSchema
+from signalhub_ingest import services as ingest
+from signalhub_ingest.readers import ReaderError, UnsupportedFile
+from signalhub_ingest.reports import beijing_today
+from signalhub_ingest.schemas import RecordCorrectionSchema, RecordInputSchema, RecordWithdrawalSchema
+from signalhub_ingest.validator import row_warnings
+from signalhub_platform.models import Batch, BatchState
 from signalhub_platform.sharing import services
 from signalhub_platform.sharing.export import to_csv
 from signalhub_platform.sharing.schemas import EntitySummarySchema, entity_document, record_document, record_schema
-from signalhub_platform.web.context import current_actor, db
+from signalhub_platform.web import batches
+from signalhub_platform.web.batch_schemas import (
+    BatchCommitResultSchema,
+    BatchCommitSchema,
+    BatchSchema,
+    BatchUploadResultSchema,
+    BatchUploadSchema,
+    error_document,
+)
+from signalhub_platform.web.context import current_actor, db, state
 from signalhub_platform.web.security import api_auth_required
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -156,3 +170,148 @@ def _json_error(code: int, message: str, details: object) -> str:
     import json
 
     return json.dumps({"error": {"code": code, "message": message, "details": details}}, ensure_ascii=False)
+
+
+# --- ingest: single records and batch uploads ------------------------------------------------------
+
+Answer = tuple[dict[str, Any], int] | tuple[dict[str, Any], int, dict[str, str]]
+
+
+@bp.post("/records")
+@api_auth_required
+def create_record() -> Answer:
+    """One record, validated by the same rules as a batch row; an existing source_ref makes a new version."""
+    session = db()
+    actor = current_actor()
+    if not batches.may_ingest(actor):
+        abort(403)
+    try:
+        agency = batches.upload_agency(session, actor, request.args.get("agency") if actor.agency_id is None else None)
+    except ingest.IngestError as exc:
+        return error_document(400, str(exc)), 400
+    if not ingest.can_upload_for(actor, agency):
+        abort(403)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error_document(400, "the body must be a JSON object"), 400
+    schema = RecordInputSchema(departments=ingest.department_lookup(session, agency.id), today=beijing_today())
+    try:
+        row = schema.load(body)
+    except ValidationError as exc:
+        return error_document(400, "invalid record", batches.field_issues(exc.messages)), 400
+    try:
+        record_id = ingest.create_record(
+            session,
+            actor,
+            row,
+            agency=agency,
+            cipher=state().cipher,
+            channel="api",
+            today=beijing_today(),
+            confirm_nonstandard=request.args.get("confirm_nonstandard", "") in ("1", "true"),
+        )
+    except ingest.BatchNeedsConfirmation:
+        details = [batches.issue_detail(w.column, w.message_zh, w.message_en) for w in row_warnings(row)]
+        message = "nonstandard credit code: check it, then send the record again with ?confirm_nonstandard=1"
+        return error_document(409, message, details), 409
+    view = services.get_record(
+        session, actor, record_id, tag=AuditTag.API_RECORD_READ, denied_tag=AuditTag.API_RECORD_DENIED
+    )
+    session.commit()
+    assert view is not None  # the creator's own agency always sees its record
+    return record_document(view, is_public=False), 201, {"Location": url_for("api.get_record", record_id=record_id)}
+
+
+@bp.post("/batches")
+@api_auth_required
+def upload_batch() -> Answer:
+    """Store a file and queue its validation: 202 and the new batch, or 200 and the earlier identical one."""
+    session = db()
+    actor = current_actor()
+    if not batches.may_ingest(actor):
+        abort(403)
+    upload = request.files.get("file")
+    form = {
+        "file": upload if upload is not None and upload.filename else None,
+        "period": request.form.get("period") or None,
+        "agency": request.form.get("agency") or None,
+    }
+    try:
+        data = BatchUploadSchema().load(form)
+        agency = batches.upload_agency(session, actor, data["agency"])
+        outcome = batches.upload_batch(
+            session, actor, agency=agency, period=data["period"], upload=data["file"], channel="api"
+        )
+    except ValidationError as exc:
+        return error_document(400, "invalid upload", exc.messages), 400
+    except ReaderError as exc:
+        message = "unsupported file" if isinstance(exc, UnsupportedFile) else "unreadable file"
+        return error_document(400, message, [{"message_zh": exc.message_zh, "message_en": exc.message_en}]), 400
+    except ingest.IngestError as exc:
+        return error_document(exc.status_code, str(exc)), exc.status_code
+    session.commit()
+    status = batches.batch_status(session, outcome.batch, is_duplicate=outcome.is_duplicate)
+    location = {"Location": url_for("api.get_batch", batch_id=outcome.batch.id)}
+    return BatchUploadResultSchema().dump(status), 200 if outcome.is_duplicate else 202, location
+
+
+@bp.get("/batches/<int:batch_id>")
+@api_auth_required
+def get_batch(batch_id: int) -> dict[str, Any]:
+    session = db()
+    batch = batches.readable_batch(session, current_actor(), batch_id, tag=AuditTag.API_BATCH_READ)
+    session.commit()
+    if batch is None:
+        abort(404)
+    return BatchSchema().dump(batches.batch_status(session, batch))  # type: ignore[no-any-return]
+
+
+@bp.post("/batches/<int:batch_id>/commit")
+@api_auth_required
+def commit_batch(batch_id: int) -> Answer:
+    """Queue the commit (202), or with ``?wait=1`` run it in the request (200) for scripts and tests.
+
+    Either way the preconditions are checked first, so a missing decision or confirmation, or a
+    second commit, is a 409 at once; the commit itself re-checks them under its compare-and-set.
+    """
+    session = db()
+    actor = current_actor()
+    choice = _load(BatchCommitSchema())
+    is_waiting = request.args.get("wait", "") in ("1", "true")
+    try:
+        if is_waiting:
+            batches.commit_now(session, actor, batch_id, channel="api", **choice)
+        else:
+            batches.queue_commit(session, actor, batch_id, channel="api", **choice)
+    except ingest.IngestError as exc:
+        session.rollback()
+        code = 404 if exc.status_code in (403, 404) else exc.status_code
+        return error_document(code, str(exc) if code != 404 else "Not Found", _refusal_reason(exc)), code
+    session.commit()
+    batch = session.get(Batch, batch_id, populate_existing=True)
+    assert batch is not None
+    result = BatchCommitResultSchema().dump(batches.batch_status(session, batch)) | {"queued": not is_waiting}
+    return result, 200 if is_waiting else 202, {"Location": url_for("api.get_batch", batch_id=batch_id)}
+
+
+def _refusal_reason(exc: ingest.IngestError) -> dict[str, str]:
+    if isinstance(exc, ingest.BatchNeedsDecision):
+        return {"reason": "needs_decision", "hint": "send accept_valid: true to commit the valid rows only"}
+    if isinstance(exc, ingest.BatchNeedsConfirmation):
+        return {"reason": "needs_confirmation", "hint": "send confirm_nonstandard: true after checking the codes"}
+    if isinstance(exc, ingest.BatchConflict):
+        return {"reason": "conflict"}
+    return {"reason": "refused"}
+
+
+@bp.get("/batches/<int:batch_id>/errors.xlsx")
+@api_auth_required
+def batch_error_report(batch_id: int) -> Response:
+    session = db()
+    actor = current_actor()
+    batch = batches.readable_batch(session, actor, batch_id, tag=AuditTag.API_BATCH_ERROR_REPORT)
+    session.commit()
+    if batch is None or not batch.file_path or batch.state == BatchState.FAILED:
+        abort(404)
+    data = batches.error_workbook(session, batch)
+    return batches.attachment(data, batches.XLSX_MIMETYPE, batches.error_filename(batch))

@@ -35,6 +35,11 @@ LABELS = {
     "supervisor": _l("Supervisor"),
     "coordinator": _l("Joint-inspection coordinator"),
     "auditor": _l("Auditor"),
+    "special_assessment": _l("Special assessment report"),  # 专项研判报告
+    "annual_risk": _l("Annual risk assessment report"),  # 年度风险评估报告
+    "submitted": _l("Submitted"),
+    "due": _l("Due"),
+    "overdue": _l("Overdue"),
 }
 
 

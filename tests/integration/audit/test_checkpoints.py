@@ -6,7 +6,6 @@ import base64
 import datetime as dt
 import json
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -55,13 +54,9 @@ def test_a_checkpoint_of_the_empty_log_pins_genesis(db_session: Session) -> None
     assert verify_log(db_session, KEYS).ok
 
 
-def test_the_scheduled_job_checkpoints_with_the_key_from_the_environment(
-    db_session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("secret_key", "data_keys", "index_key", "signing_key"):
-        monkeypatch.setenv(f"SIGNALHUB_{name.upper()}", getattr(settings, name))
+def test_the_scheduled_job_checkpoints_with_the_instance_key(db_session: Session, settings: Settings) -> None:
     record_reads(db_session, 2)
-    [job] = [job for job in periodic_jobs() if job.name == "audit_checkpoint"]
+    [job] = [job for job in periodic_jobs(settings.load_keys()) if job.name == "audit_checkpoint"]
     stored = run_job(job, db_session, NOW)
     assert isinstance(stored, AuditCheckpoint) and stored.size == 2
     head = db_session.execute(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).scalar_one()

@@ -1,0 +1,741 @@
+"""The life of a batch: upload, validation (staging), commit, recovery.
+
+    upload ──▶ uploaded ──validate──▶ validated ──commit──▶ committing ──▶ committed
+                              └──────▶ invalid ──commit (accept the valid rows)──┘
+                              └──────▶ failed (unreadable file or bad header: nothing to commit)
+
+- Upload stores the bytes under the instance folder; identical bytes from the same agency are
+  the earlier batch (nothing new is created, the attempt is audited).
+- Validation streams the file once, in bounded memory: every issue of every row is collected,
+  the valid rows are normalised, ID numbers sealed, and staged in ``batch_rows`` chunk by chunk,
+  each chunk in its own short transaction that also advances the progress counters.
+- Commit is a compare-and-set (``validated``/``invalid`` → ``committing``) in its own
+  transaction, so a double submit commits once; then one transaction, under a per-agency lock,
+  merges the staged rows set-based (``merge.py``): readers see all of a batch or none of it.
+  A failure rolls the merge back and returns the batch to its validated state; a crash leaves
+  it ``committing``, which ``recover_stuck_batches`` undoes.
+
+Functions that run several transactions take a session factory; the others take a session and
+flush, never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from signalhub_audit.services import record_event
+from signalhub_audit.tags import AuditTag
+from signalhub_ingest.merge import MergeCounts, merge_staged_rows
+from signalhub_ingest.readers import ReaderError, open_upload, sniff_upload
+from signalhub_ingest.rules import HeaderError, RowIssue
+from signalhub_ingest.staging import StagedRow, content_sha256, write_staged_rows
+from signalhub_ingest.validator import CleanRow, RowValidator
+from signalhub_platform.crypto import PersonalDataCipher, mask_id_number
+from signalhub_platform.db import is_postgresql, transaction
+from signalhub_platform.models import (
+    Actor,
+    Agency,
+    Batch,
+    BatchRow,
+    BatchState,
+    Department,
+    Record,
+    RecordSource,
+    Role,
+)
+from signalhub_platform.models.types import utcnow
+
+UPLOAD_DIR = "uploads"
+STAGING_CHUNK_ROWS = 20_000
+# Issues kept on the batch row for the page and the API; the error workbook has them all.
+STORED_ISSUES = 1000
+# A batch left "committing" this long without a live committer is considered stuck.
+STUCK_COMMIT_GRACE = dt.timedelta(minutes=5)
+# Namespace of the per-agency transaction lock that serialises merges on PostgreSQL.
+_AGENCY_LOCK_BASE = 0x5167_4900_0000
+_PERIOD = re.compile(r"^(\d{4})Q([1-4])$")
+
+Progress = Callable[[str, int], None]  # (phase, rows so far): phases "read", "validated", "committed"
+
+
+class IngestError(Exception):
+    """A refusal the caller shows to the user; ``status_code`` maps it onto HTTP."""
+
+    status_code = 400
+
+
+class BatchNotFound(IngestError):
+    status_code = 404
+
+
+class BatchForbidden(IngestError):
+    status_code = 403
+
+
+class BatchConflict(IngestError):
+    """Already committed, being committed, or not yet validated: nothing was done."""
+
+    status_code = 409
+
+
+class BatchNeedsDecision(BatchConflict):
+    """The batch has invalid rows: commit only with an explicit "accept the valid rows"."""
+
+
+class BatchNeedsConfirmation(BatchConflict):
+    """Nonstandard USCC check characters must be confirmed by the uploader before commit."""
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    batch: Batch
+    is_duplicate: bool  # identical bytes: ``batch`` is the earlier batch, nothing new was created
+
+
+def quarter_of(day: dt.date) -> str:
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+def can_upload_for(actor: Actor, agency: Agency) -> bool:
+    """The agency's liaisons and admins, the platform office on its behalf, or the CLI operator."""
+    if actor.is_system:
+        return True
+    if actor.agency_id == agency.id:
+        return actor.has_role(Role.LIAISON, Role.AGENCY_ADMIN)
+    return actor.is_platform_office and actor.has_role(Role.PLATFORM_ADMIN)
+
+
+def _tag(channel: str, action: str) -> AuditTag:
+    return AuditTag(f"{channel}:batch:{action}")
+
+
+# --- upload --------------------------------------------------------------------------------------
+
+
+def store_upload(
+    session: Session,
+    actor: Actor,
+    *,
+    agency: Agency,
+    period: str,
+    filename: str,
+    stream: BinaryIO,
+    instance_dir: Path,
+    channel: str,
+) -> UploadOutcome:
+    """Keep the uploaded bytes and open a batch for them (or point at the identical earlier one)."""
+    if not can_upload_for(actor, agency):
+        raise BatchForbidden("you may not upload for this agency")
+    if not _PERIOD.match(period):
+        raise IngestError(f"period must look like 2026Q3, not {period[:20]!r}")
+    directory = instance_dir / UPLOAD_DIR / agency.code
+    directory.mkdir(parents=True, exist_ok=True)
+    digest, size, temp_path = _copy_to_temp(stream, directory)
+    try:
+        kind = sniff_upload(temp_path, filename)  # raises UnsupportedFile (a ReaderError)
+        earlier = session.scalars(
+            select(Batch).where(Batch.agency_id == agency.id, Batch.file_sha256 == digest)
+        ).first()
+        if earlier is not None:
+            record_event(
+                session,
+                _tag(channel, "duplicate"),
+                actor=actor,
+                subjects=[("batch", earlier.id)],
+                data={"file_sha256": digest, "filename": filename[:255], "earlier_batch": earlier.id},
+            )
+            return UploadOutcome(batch=earlier, is_duplicate=True)
+        final_path = directory / f"{digest}.{kind}"
+        os.replace(temp_path, final_path)
+    finally:
+        if temp_path.exists():
+            temp_path.unlink()
+    batch = Batch(
+        agency_id=agency.id,
+        uploaded_by_id=actor.user_id,
+        is_on_behalf=actor.agency_id != agency.id and not actor.is_system,
+        source=RecordSource.BATCH,
+        period=period,
+        filename=Path(filename).name[:255],
+        file_sha256=digest,
+        file_size=size,
+        file_path=str(final_path.relative_to(instance_dir)),
+        state=BatchState.UPLOADED,
+    )
+    session.add(batch)
+    session.flush()
+    record_event(
+        session,
+        _tag(channel, "upload"),
+        actor=actor,
+        subjects=[("batch", batch.id), ("agency", agency.code)],
+        data={
+            "file_sha256": digest,
+            "size": size,
+            "filename": batch.filename,
+            "period": period,
+            "on_behalf": batch.is_on_behalf,
+        },
+    )
+    return UploadOutcome(batch=batch, is_duplicate=False)
+
+
+def _copy_to_temp(stream: BinaryIO, directory: Path) -> tuple[str, int, Path]:
+    """Stream the upload to a temporary file beside its destination, hashing as it goes."""
+    digest = hashlib.sha256()
+    size = 0
+    fd, name = tempfile.mkstemp(dir=directory, prefix=".upload-")
+    with os.fdopen(fd, "wb") as out:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    return digest.hexdigest(), size, Path(name)
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def department_lookup(session: Session, agency_id: int) -> dict[str, int]:
+    """Department codes and names of one agency (either may appear in a file)."""
+    lookup: dict[str, int] = {}
+    for department in session.scalars(
+        select(Department).where(Department.agency_id == agency_id, Department.is_active)
+    ):
+        lookup[department.code] = department.id
+        lookup[department.name] = department.id
+    return lookup
+
+
+class _Stager:
+    """Seals ID numbers, hashes content and buffers staged rows for one batch."""
+
+    def __init__(self, batch_id: int, cipher: PersonalDataCipher) -> None:
+        self.batch_id = batch_id
+        self.cipher = cipher
+        self.sealed_persons: set[str] = set()
+        self.content = hashlib.sha256()
+        self.buffer: list[StagedRow] = []
+
+    def add(self, row: CleanRow) -> None:
+        bidx = ciphertext = key_id = masked = None
+        if row.person_id_number:
+            bidx = self.cipher.blind_index(row.person_id_number)
+            masked = mask_id_number(row.person_id_number)
+            if bidx not in self.sealed_persons:  # one ciphertext per person and batch
+                self.sealed_persons.add(bidx)
+                ciphertext, key_id = self.cipher.encrypt(row.person_id_number, bidx)
+        occurred = row.occurred_on.isoformat()
+        digest = content_sha256(
+            department_id=row.department_id,
+            kind=row.kind,
+            risk_level=row.risk_level,
+            openness=row.openness,
+            uscc=row.uscc,
+            person_blind_index=bidx,
+            person_name=row.person_name,
+            category=row.category,
+            description=row.description,
+            occurred_on=occurred,
+        )
+        self.content.update(f"{row.source_ref}\x1e{digest}\n".encode())
+        self.buffer.append(
+            (
+                self.batch_id,
+                row.row_number,
+                row.department_id,
+                row.kind,
+                row.risk_level,
+                row.openness,
+                row.uscc,
+                row.uscc_status,
+                row.entity_name,
+                row.person_name,
+                bidx,
+                ciphertext,
+                key_id,
+                masked,
+                row.category,
+                row.description,
+                row.occurred_on,
+                row.source_ref,
+                digest,
+            )
+        )
+
+    def take(self) -> list[StagedRow]:
+        rows, self.buffer = self.buffer, []
+        return rows
+
+
+def _issue_dict(issue: RowIssue) -> dict[str, object]:
+    return {
+        "row": issue.row,
+        "column": issue.column,
+        "value": issue.value,
+        "code": issue.code,
+        "message_zh": issue.message_zh,
+        "message_en": issue.message_en,
+    }
+
+
+def validate_batch(
+    factory: sessionmaker[Session],
+    batch_id: int,
+    *,
+    cipher: PersonalDataCipher,
+    instance_dir: Path,
+    today: dt.date,
+    actor: Actor,
+    progress: Progress | None = None,
+    chunk_rows: int = STAGING_CHUNK_ROWS,
+) -> Batch:
+    """Validate the stored file in one streaming pass and stage its valid rows."""
+    with transaction(factory) as session:
+        claimed = session.execute(
+            update(Batch)
+            .where(Batch.id == batch_id, Batch.state == BatchState.UPLOADED)
+            .values(state=BatchState.VALIDATING)
+        ).rowcount
+        batch = session.get(Batch, batch_id)
+        if batch is None:
+            raise BatchNotFound("batch not found")
+        if not claimed:
+            raise BatchConflict(f"batch {batch_id} is {batch.state}, not waiting for validation")
+        departments = department_lookup(session, batch.agency_id)
+        path, filename = instance_dir / batch.file_path, batch.filename
+
+    validator = RowValidator(departments, today=today)
+    stager = _Stager(batch_id, cipher)
+    errors: list[dict[str, object]] = []
+    warnings: list[dict[str, object]] = []
+    counts = {"rows": 0, "valid": 0, "errors": 0, "warnings": 0, "error_rows": 0}
+
+    def flush_chunk() -> None:
+        rows = stager.take()
+        with transaction(factory) as session:
+            write_staged_rows(session, rows)
+            session.execute(
+                update(Batch)
+                .where(Batch.id == batch_id)
+                .values(progress_read=counts["rows"], progress_validated=counts["rows"])
+            )
+        if progress:
+            progress("validated", counts["rows"])
+
+    try:
+        # The hostile-file reader: type sniffed from the bytes, XLSX containers checked before parsing.
+        with open_upload(path, filename) as table:
+            validator.map_header(table.header)
+            for row_number, cells in table.rows:
+                counts["rows"] += 1
+                clean, issues = validator.validate(row_number, cells)
+                row_has_error = False
+                for issue in issues:
+                    if issue.is_warning:
+                        counts["warnings"] += 1
+                        if len(warnings) < STORED_ISSUES:
+                            warnings.append(_issue_dict(issue))
+                    else:
+                        row_has_error = True
+                        counts["errors"] += 1
+                        if len(errors) < STORED_ISSUES:
+                            errors.append(_issue_dict(issue))
+                counts["error_rows"] += row_has_error
+                if clean is not None and not row_has_error:
+                    counts["valid"] += 1
+                    stager.add(clean)
+                    if len(stager.buffer) >= chunk_rows:
+                        flush_chunk()
+        if stager.buffer:
+            flush_chunk()
+    except (ReaderError, HeaderError) as exc:
+        return _fail_validation(factory, batch_id, actor=actor, problem=exc)
+    except BaseException:
+        # Unexpected: drop what was staged so a retry starts clean, then let the job report it.
+        _reset_validation(factory, batch_id)
+        raise
+
+    if counts["rows"] == 0:
+        return _fail_validation(factory, batch_id, actor=actor, problem=ReaderError("the file has no data rows"))
+    return _finish_validation(
+        factory, batch_id, actor=actor, counts=counts, errors=errors, warnings=warnings,
+        content_sha256=stager.content.hexdigest(), now=utcnow(),
+    )  # fmt: skip
+
+
+def _finish_validation(
+    factory: sessionmaker[Session],
+    batch_id: int,
+    *,
+    actor: Actor,
+    counts: dict[str, int],
+    errors: list[dict[str, object]],
+    warnings: list[dict[str, object]],
+    content_sha256: str,
+    now: dt.datetime,
+) -> Batch:
+    with transaction(factory) as session:
+        batch = session.get(Batch, batch_id)
+        assert batch is not None
+        same = session.scalars(
+            select(Batch.id)
+            .where(
+                Batch.agency_id == batch.agency_id,
+                Batch.content_sha256 == content_sha256,
+                Batch.id != batch.id,
+                Batch.state == BatchState.COMMITTED,
+            )
+            .order_by(Batch.id.desc())
+        ).first()
+        batch.state = BatchState.INVALID if counts["errors"] else BatchState.VALIDATED
+        batch.row_count = counts["rows"]
+        batch.valid_count = counts["valid"]
+        batch.error_count = counts["errors"]
+        batch.warning_count = counts["warnings"]
+        batch.errors = errors
+        batch.warnings = warnings
+        batch.progress_read = batch.progress_validated = counts["rows"]
+        batch.content_sha256 = content_sha256
+        batch.same_content_as_id = same
+        batch.validated_at = now
+        record_event(
+            session,
+            AuditTag.JOB_BATCH_VALIDATE,
+            actor=actor,
+            subjects=[("batch", batch.id)],
+            data={
+                "state": batch.state.value,
+                "rows": counts["rows"],
+                "valid": counts["valid"],
+                "errors": counts["errors"],
+                "error_rows": counts["error_rows"],
+                "warnings": counts["warnings"],
+                "same_content_as": same,
+            },
+        )
+    return batch
+
+
+def _fail_validation(factory: sessionmaker[Session], batch_id: int, *, actor: Actor, problem: Exception) -> Batch:
+    _reset_validation(factory, batch_id)
+    problems = problem.problems if isinstance(problem, HeaderError) else [problem]
+    with transaction(factory) as session:
+        batch = session.get(Batch, batch_id)
+        assert batch is not None
+        batch.state = BatchState.FAILED
+        batch.failure = "; ".join(str(p) for p in problems)[:500]
+        batch.errors = [_problem_dict(p) for p in problems][:STORED_ISSUES]
+        batch.error_count = len(problems)
+        record_event(
+            session,
+            AuditTag.JOB_BATCH_VALIDATE,
+            actor=actor,
+            subjects=[("batch", batch_id)],
+            data={"state": "failed", "failure": batch.failure},
+        )
+    return batch
+
+
+def _problem_dict(problem: object) -> dict[str, object]:
+    if isinstance(problem, RowIssue):
+        return _issue_dict(problem)
+    zh = getattr(problem, "message_zh", None) or str(problem)
+    en = getattr(problem, "message_en", None) or str(problem)
+    return {"row": None, "column": getattr(problem, "column", ""), "value": "", "code": "file",
+            "message_zh": zh, "message_en": en}  # fmt: skip
+
+
+def _reset_validation(factory: sessionmaker[Session], batch_id: int) -> None:
+    with transaction(factory) as session:
+        session.execute(delete(BatchRow).where(BatchRow.batch_id == batch_id))
+        session.execute(
+            update(Batch)
+            .where(Batch.id == batch_id)
+            .values(state=BatchState.UPLOADED, progress_read=0, progress_validated=0)
+        )
+
+
+# --- commit -------------------------------------------------------------------------------------
+
+
+def commit_batch(
+    factory: sessionmaker[Session],
+    batch_id: int,
+    *,
+    actor: Actor,
+    channel: str,
+    accept_valid: bool = False,
+    confirm_nonstandard: bool = False,
+    now: dt.datetime | None = None,
+) -> Batch:
+    """Commit a validated batch exactly once, all of it in one transaction."""
+    with transaction(factory) as session:
+        batch = _claim_for_commit(session, actor, batch_id, accept_valid, confirm_nonstandard, now or utcnow())
+        agency_id, previous = batch.agency_id, batch.state
+    try:
+        with transaction(factory) as session:
+            _lock_agency(session, agency_id)
+            batch = session.get(Batch, batch_id, populate_existing=True)
+            # Taken once the transaction holds its locks (SQLite begins on the first statement, just
+            # above): commit order and commit timestamps agree.
+            now = now or utcnow()
+            if batch is None or batch.state != BatchState.COMMITTING:
+                # Reset by recovery between the claim and now: someone else owns it.
+                raise BatchConflict(f"batch {batch_id} is no longer being committed by this request")
+            counts = merge_staged_rows(
+                session,
+                batch_id=batch_id,
+                agency_id=agency_id,
+                source=batch.source,
+                created_by_id=actor.user_id,
+                now=now,
+            )
+            _mark_committed(session, batch, counts, actor=actor, accept_valid=accept_valid, now=now)
+            record_event(
+                session,
+                _tag(channel, "commit"),
+                actor=actor,
+                subjects=[("batch", batch_id)],
+                data=_commit_audit_data(batch, counts, accept_valid=accept_valid,
+                                        confirmed=confirm_nonstandard and batch.warning_count > 0),
+            )  # fmt: skip
+    except BaseException as exc:
+        _release_failed_commit(factory, batch_id, actor=actor, channel=channel, previous=previous, error=exc)
+        raise
+    with transaction(factory) as session:
+        # Staged rows have done their work; dropping them is housekeeping outside the commit.
+        session.execute(delete(BatchRow).where(BatchRow.batch_id == batch_id))
+    return batch
+
+
+def _claim_for_commit(
+    session: Session, actor: Actor, batch_id: int, accept_valid: bool, confirm_nonstandard: bool, now: dt.datetime
+) -> Batch:
+    batch = check_commit(session, actor, batch_id, accept_valid=accept_valid, confirm_nonstandard=confirm_nonstandard)
+    # Compare-and-set: of two simultaneous commits only one sees the expected state.
+    claimed = session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.state == batch.state)
+        .values(state=BatchState.COMMITTING, committing_since=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise BatchConflict(f"batch {batch_id} is being committed by someone else")
+    return batch
+
+
+def check_commit(
+    session: Session,
+    actor: Actor,
+    batch_id: int,
+    *,
+    accept_valid: bool,
+    confirm_nonstandard: bool,
+    lock: bool = False,
+) -> Batch:
+    """Raise what a commit would refuse with, now; the web and the API answer before queueing the commit.
+
+    ``lock`` takes the batch row's lock (PostgreSQL) so that two requests checking and queueing
+    the same batch serialise; SQLite's BEGIN IMMEDIATE already does.
+    """
+    batch = session.get(Batch, batch_id, with_for_update=lock or None)
+    if batch is None:
+        raise BatchNotFound("batch not found")
+    agency = session.get(Agency, batch.agency_id)
+    assert agency is not None
+    if not can_upload_for(actor, agency):
+        raise BatchNotFound("batch not found")  # another agency's batch answers like a missing one
+    if batch.state in (BatchState.COMMITTED, BatchState.COMMITTING):
+        raise BatchConflict(f"batch {batch_id} is already {batch.state.value}")
+    if batch.state == BatchState.INVALID and not accept_valid:
+        raise BatchNeedsDecision(
+            f"batch {batch_id} has {batch.error_count} errors: fix the file, or accept the valid rows only"
+        )
+    if batch.state not in (BatchState.VALIDATED, BatchState.INVALID):
+        raise BatchConflict(f"batch {batch_id} is {batch.state.value}: nothing to commit")
+    if batch.warning_count and not confirm_nonstandard:
+        raise BatchNeedsConfirmation(
+            f"batch {batch_id} has {batch.warning_count} nonstandard credit codes that must be confirmed"
+        )
+    return batch
+
+
+def _lock_agency(session: Session, agency_id: int) -> None:
+    """Serialise merges per agency. SQLite's BEGIN IMMEDIATE already serialises every writer."""
+    if is_postgresql(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AGENCY_LOCK_BASE + agency_id})
+
+
+def _mark_committed(
+    session: Session, batch: Batch, counts: MergeCounts, *, actor: Actor, accept_valid: bool, now: dt.datetime
+) -> None:
+    batch.state = BatchState.COMMITTED
+    batch.inserted_count = counts.inserted
+    batch.versioned_count = counts.versioned
+    batch.unchanged_count = counts.unchanged
+    batch.progress_committed = counts.staged
+    batch.is_valid_only_accepted = accept_valid and batch.error_count > 0
+    batch.committed_by_id = actor.user_id
+    if batch.warning_count:
+        batch.nonstandard_confirmed_by_id = actor.user_id
+    batch.committing_since = None
+    batch.committed_at = now
+    session.flush()
+
+
+def _commit_audit_data(batch: Batch, counts: MergeCounts, *, accept_valid: bool, confirmed: bool) -> dict[str, object]:
+    data: dict[str, object] = {
+        "rows": batch.row_count,
+        "inserted": counts.inserted,
+        "versioned": counts.versioned,
+        "unchanged": counts.unchanged,
+        "entities_created": counts.entities_created,
+        "persons_created": counts.persons_created,
+        "on_behalf": batch.is_on_behalf,
+    }
+    if accept_valid and batch.error_count:
+        data["accepted_valid_only"] = True
+        data["rejected_rows"] = sorted({int(e["row"]) for e in batch.errors or [] if e.get("row")})  # type: ignore[call-overload]
+    if confirmed:
+        data["confirmed_nonstandard_rows"] = sorted({int(w["row"]) for w in batch.warnings or [] if w.get("row")})  # type: ignore[call-overload]
+    return data
+
+
+def _release_failed_commit(
+    factory: sessionmaker[Session],
+    batch_id: int,
+    *,
+    actor: Actor,
+    channel: str,
+    previous: BatchState,
+    error: BaseException,
+) -> None:
+    with transaction(factory) as session:
+        session.execute(
+            update(Batch)
+            .where(Batch.id == batch_id, Batch.state == BatchState.COMMITTING)
+            .values(state=previous, committing_since=None)
+        )
+        record_event(
+            session,
+            _tag(channel, "commit_failed"),
+            actor=actor,
+            subjects=[("batch", batch_id)],
+            data={"error": type(error).__name__, "state": previous.value},
+        )
+
+
+def recover_stuck_batches(
+    session: Session, *, actor: Actor, now: dt.datetime, grace: dt.timedelta = STUCK_COMMIT_GRACE
+) -> list[int]:
+    """Return batches left ``committing`` by a dead committer to their validated state.
+
+    The merge runs in one transaction, so a crash has already rolled back its writes; only the
+    claim survives. On PostgreSQL a batch whose agency lock can be taken has no live committer.
+    """
+    stuck = list(
+        session.scalars(
+            select(Batch).where(Batch.state == BatchState.COMMITTING, Batch.committing_since <= now - grace)
+        )
+    )
+    recovered = []
+    for batch in stuck:
+        if (
+            is_postgresql(session)
+            and not session.execute(
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _AGENCY_LOCK_BASE + batch.agency_id}
+            ).scalar_one()
+        ):
+            continue  # a committer is alive and merging
+        batch.state = BatchState.INVALID if batch.error_count else BatchState.VALIDATED
+        batch.committing_since = None
+        recovered.append(batch.id)
+    if recovered:
+        session.flush()
+        record_event(session, AuditTag.JOB_BATCH_RECOVER, actor=actor, subjects=[("batch", b) for b in recovered],
+                     data={"recovered": recovered})  # fmt: skip
+    return recovered
+
+
+def staged_row_count(session: Session, batch_id: int) -> int:
+    return int(session.scalar(select(func.count()).select_from(BatchRow).where(BatchRow.batch_id == batch_id)) or 0)
+
+
+# --- single records (form and API) --------------------------------------------------------------
+
+
+def create_record(
+    session: Session,
+    actor: Actor,
+    row: CleanRow,
+    *,
+    agency: Agency,
+    cipher: PersonalDataCipher,
+    channel: str,
+    today: dt.date,
+    confirm_nonstandard: bool = False,
+    now: dt.datetime | None = None,
+) -> int:
+    """One record from the form or the API, through the same staging and merge as a batch.
+
+    It travels in a one-row batch envelope (source ``form``/``api``), so a form entry with an
+    existing ``source_ref`` becomes a new version exactly as a re-uploaded row would. Returns the
+    id of the record's current version. Runs in the caller's transaction. A nonstandard USCC
+    needs the caller's confirmation, as in a batch, and the confirmation is audited.
+    """
+    if not can_upload_for(actor, agency):
+        raise BatchForbidden("you may not add records for this agency")
+    is_nonstandard = row.uscc_status == "nonstandard"
+    if is_nonstandard and not confirm_nonstandard:
+        raise BatchNeedsConfirmation(f"the credit code {row.uscc} has a nonstandard check character: confirm it")
+    now = now or utcnow()
+    source = RecordSource.API if channel == "api" else RecordSource.FORM
+    batch = Batch(
+        agency_id=agency.id,
+        uploaded_by_id=actor.user_id,
+        is_on_behalf=actor.agency_id != agency.id and not actor.is_system,
+        source=source,
+        period=quarter_of(today),
+        state=BatchState.COMMITTING,
+        row_count=1,
+        valid_count=1,
+        warning_count=int(is_nonstandard),
+        committing_since=now,
+    )
+    session.add(batch)
+    session.flush()
+    stager = _Stager(batch.id, cipher)
+    stager.add(row)
+    _lock_agency(session, agency.id)
+    write_staged_rows(session, stager.take())
+    counts = merge_staged_rows(
+        session, batch_id=batch.id, agency_id=agency.id, source=source, created_by_id=actor.user_id, now=now
+    )
+    batch.content_sha256 = stager.content.hexdigest()
+    _mark_committed(session, batch, counts, actor=actor, accept_valid=False, now=now)
+    session.execute(delete(BatchRow).where(BatchRow.batch_id == batch.id))
+    record_id = session.scalar(
+        select(Record.id).where(Record.agency_id == agency.id, Record.source_ref == row.source_ref, Record.is_current)
+    )
+    assert record_id is not None
+    record_event(
+        session,
+        AuditTag(f"{channel}:record:create"),
+        actor=actor,
+        subjects=[("record", record_id), ("batch", batch.id)],
+        data={"inserted": counts.inserted, "versioned": counts.versioned, "unchanged": counts.unchanged,
+              "on_behalf": batch.is_on_behalf, "confirmed_nonstandard": is_nonstandard},
+    )  # fmt: skip
+    return int(record_id)

@@ -1,0 +1,59 @@
+"""``signalhub worker``: the production process that runs queued jobs (batch validation and commits).
+
+Run one or more beside the web workers; they share the queue safely (PostgreSQL's SKIP LOCKED).
+SIGTERM lets the running job finish, then the process exits: a commit is one transaction, and
+stopping half-way would only make recovery undo it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+import click
+
+from signalhub_platform.cli import CliContext, main, pass_context
+
+log = logging.getLogger(__name__)
+
+
+@main.command()
+@click.option("--poll", default=1.0, show_default=True, type=float, help="Seconds to wait when the queue is empty.")
+@click.option("--until-empty", is_flag=True, help="Run the queued jobs, then exit (cron, scripts, tests).")
+@pass_context
+def worker(ctx: CliContext, poll: float, until_empty: bool) -> None:
+    """Run queued background jobs until SIGTERM (or Ctrl-C)."""
+    from signalhub_config import MissingKeysError
+    from signalhub_ingest.jobs import queue_handlers
+    from signalhub_platform.crypto import PersonalDataCipher
+    from signalhub_platform.worker import run_one, run_until_empty
+
+    try:
+        cipher = PersonalDataCipher(ctx.settings.load_keys())
+    except MissingKeysError as exc:
+        raise click.ClickException(str(exc)) from exc
+    handlers = queue_handlers(cipher=cipher, instance_dir=ctx.settings.instance_dir)
+    factory = ctx.session_factory
+    if until_empty:
+        click.echo(f"ran {run_until_empty(factory, handlers)} jobs")
+        return
+
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: stopping after the current job", signum)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo("signalhub worker: waiting for jobs (SIGTERM to stop)")
+    while not stopping.is_set():
+        try:
+            if run_one(factory, handlers) is not None:
+                continue
+        except Exception:  # the database went away for a moment: log, wait, try again
+            log.exception("worker loop error")
+        stopping.wait(poll)
+    click.echo("signalhub worker: stopped")

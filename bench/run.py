@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-BENCHMARKS = ["bench.foundation"]
+BENCHMARKS = ["bench.foundation", "bench.ingest"]
 
 
 def main() -> int:

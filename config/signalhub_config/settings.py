@@ -104,7 +104,8 @@ class Settings:
     # Login attempts allowed per client address per minute, across all accounts.
     login_rate_per_minute: int = 30
     # Largest accepted request body in bytes (uploads included); larger gets 413 before parsing.
-    max_content_length: int = 64 * 1024 * 1024
+    # A quarter's million-row CSV is ~270 MB; uploads stream to disk, never into memory.
+    max_content_length: int = 512 * 1024 * 1024
     # Default UI language: zh (Chinese) or en.
     default_locale: str = "zh"
     # Run the scheduler inside the web process (embedded single-process mode only).

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
-from signalhub_platform.models import Actor, Record, RecordKind, RecordStatus
+from signalhub_ingest.staging import content_sha256
+from signalhub_platform.models import Actor, Entity, Person, Record, RecordKind, RecordStatus
 from signalhub_platform.models.visibility import can_manage_record, visible_records
 
 CORRECTABLE_FIELDS = ("kind", "risk_level", "openness", "category", "description", "occurred_on", "department_id")
@@ -115,6 +117,21 @@ def _new_version(
         batch_id=None,
         created_by_id=actor.user_id,
     )
+    new.content_sha256 = _content_of(session, new)
     session.add(new)
     session.flush()
     return new
+
+
+def _content_of(session: Session, record: Record) -> str:
+    """The same content hash a batch row gets (staging.content_sha256), so that re-uploading an
+    older file with the pre-correction values versions the record again, and the corrected or
+    withdrawn values are what an unchanged re-upload leaves alone."""
+    uscc = session.scalar(select(Entity.uscc).where(Entity.id == record.entity_id)) if record.entity_id else None
+    bidx = (
+        session.scalar(select(Person.id_blind_index).where(Person.id == record.person_id)) if record.person_id else None
+    )
+    return content_sha256(
+        record.department_id, record.kind, record.risk_level, record.openness, uscc, bidx, record.category,
+        record.description, record.occurred_on.isoformat(),
+    )  # fmt: skip

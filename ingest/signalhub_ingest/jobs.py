@@ -17,6 +17,7 @@ from signalhub_ingest import services
 from signalhub_platform.crypto import PersonalDataCipher
 from signalhub_platform.db import transaction
 from signalhub_platform.models import Actor, User
+from signalhub_platform.models.types import beijing_today
 
 VALIDATE_BATCH = "validate_batch"
 COMMIT_BATCH = "commit_batch"
@@ -30,7 +31,7 @@ def recover_batches(session: Session, *, now: dt.datetime) -> list[int]:
 
 
 def queue_handlers(
-    *, cipher: PersonalDataCipher, instance_dir: Path, today: Callable[[], dt.date] = dt.date.today
+    *, cipher: PersonalDataCipher, instance_dir: Path, today: Callable[[], dt.date] = beijing_today
 ) -> dict[str, QueueHandler]:
     def validate(factory: sessionmaker[Session], payload: Mapping[str, Any], heartbeat: Callable[[], None]) -> object:
         return services.validate_batch(

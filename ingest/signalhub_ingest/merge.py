@@ -19,7 +19,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, insert, literal, null, select, update
+from sqlalchemy import Table, and_, case, exists, func, insert, literal, null, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from signalhub_platform.models import (
@@ -37,17 +38,30 @@ from signalhub_platform.models import (
 # psycopg reports no rowcount for INSERT … SELECT unless SQLAlchemy is asked to keep it.
 _ROWCOUNT = {"preserve_rowcount": True}
 
-_ROWS = BatchRow.__table__
+STAGING: Table = BatchRow.__table__  # type: ignore[assignment]
 _RECORDS = Record.__table__
 _ENTITIES = Entity.__table__
 _PERSONS = Person.__table__
 
-# Until the registry says otherwise, an unknown code's entity type follows its first two characters.
-_TYPE_BY_PREFIX = case(
-    (func.substr(_ROWS.c.uscc, 1, 2) == "92", literal(EntityType.INDIVIDUAL_BUSINESS.value)),
-    (func.substr(_ROWS.c.uscc, 1, 2) == "93", literal(EntityType.FARMER_COOPERATIVE.value)),
-    else_=literal(EntityType.ENTERPRISE.value),
-)
+
+def _insert_new(conn: Any, table: Table, names: list[str], rows: Any) -> Any:
+    """INSERT that skips rows whose unique key another agency's concurrent batch just added.
+
+    The per-agency lock serialises one agency's merges only; two agencies may create the same new
+    entity or person at once, and one of them must not fail its whole batch for it.
+    """
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    return dialect_insert(table).from_select(names, rows).on_conflict_do_nothing()
+
+
+def _type_by_prefix(uscc: Any) -> Any:
+    """Until the registry says otherwise, an unknown code's entity type follows its first two characters."""
+    return case(
+        (func.substr(uscc, 1, 2) == "92", literal(EntityType.INDIVIDUAL_BUSINESS.value)),
+        (func.substr(uscc, 1, 2) == "93", literal(EntityType.FARMER_COOPERATIVE.value)),
+        else_=literal(EntityType.ENTERPRISE.value),
+    )
+
 
 RECORD_COLUMNS = (
     "agency_id", "department_id", "kind", "risk_level", "openness", "entity_id", "person_id", "category",
@@ -74,13 +88,18 @@ def merge_staged_rows(
     source: RecordSource,
     created_by_id: int | None,
     now: dt.datetime,
+    staging: Table = STAGING,
 ) -> MergeCounts:
+    """Merge the batch's rows from ``staging`` (``batch_rows``, or a temporary twin of it)."""
     conn = session.connection()
+    _ROWS = staging
     in_batch = _ROWS.c.batch_id == batch_id
     staged = conn.execute(select(func.count()).select_from(_ROWS).where(in_batch)).scalar_one()
 
     entities_created = conn.execute(
-        insert(_ENTITIES).from_select(
+        _insert_new(
+            conn,
+            _ENTITIES,
             [
                 "uscc",
                 "uscc_status",
@@ -98,7 +117,7 @@ def merge_staged_rows(
                 _ROWS.c.uscc,
                 func.coalesce(func.max(_ROWS.c.uscc_status), CodeStatus.VALID.value),
                 func.coalesce(func.nullif(func.max(_ROWS.c.entity_name), ""), _ROWS.c.uscc),
-                func.min(_TYPE_BY_PREFIX),
+                func.min(_type_by_prefix(_ROWS.c.uscc)),
                 literal(""),
                 literal(""),
                 literal(""),
@@ -114,7 +133,9 @@ def merge_staged_rows(
     ).rowcount
 
     persons_created = conn.execute(
-        insert(_PERSONS).from_select(
+        _insert_new(
+            conn,
+            _PERSONS,
             ["name", "id_ciphertext", "id_key_id", "id_blind_index", "id_masked", "created_at"],
             select(
                 _ROWS.c.person_name,
@@ -132,11 +153,20 @@ def merge_staged_rows(
         execution_options=_ROWCOUNT,
     ).rowcount
 
-    # 3. Retire current versions whose content changed, or that were withdrawn and come back.
+    # 3. Retire current versions whose content changed. A row whose content equals an earlier
+    # version is stale (an old file uploaded again): it changes nothing, so a correction or a
+    # withdrawal made since is not undone. A withdrawal keeps the content it withdrew, so the
+    # unchanged row leaves it withdrawn; new content makes a new active version.
+    earlier = aliased(_RECORDS)
     changed = exists().where(
         in_batch,
         _ROWS.c.source_ref == _RECORDS.c.source_ref,
-        (_ROWS.c.content_sha256 != _RECORDS.c.content_sha256) | (_RECORDS.c.status == RecordStatus.WITHDRAWN.value),
+        _ROWS.c.content_sha256 != _RECORDS.c.content_sha256,
+        ~exists().where(
+            earlier.c.agency_id == _RECORDS.c.agency_id,
+            earlier.c.source_ref == _RECORDS.c.source_ref,
+            earlier.c.content_sha256 == _ROWS.c.content_sha256,
+        ),
     )
     versioned = conn.execute(
         update(_RECORDS)
@@ -195,6 +225,8 @@ def merge_staged_rows(
     ).rowcount
 
     # 4b. New versions: join each staged row to the latest (just retired) version of its record.
+    if not versioned:
+        return MergeCounts(staged, inserted, 0, staged - inserted, entities_created, persons_created)
     latest = aliased(_RECORDS)
     newer = aliased(_RECORDS)
     is_latest = ~exists().where(

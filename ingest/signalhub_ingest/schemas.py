@@ -17,6 +17,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from signalhub_ingest.rules import COLUMNS_BY_KEY, IssueCode, RowIssue, make_issue
 from signalhub_ingest.validator import CleanRow, RowValidator
 from signalhub_platform.models import Openness, RecordKind, RiskLevel
+from signalhub_platform.models.types import beijing_today
 
 
 class RecordCorrectionSchema(Schema):
@@ -97,7 +98,7 @@ class RecordInputSchema(Schema):
     def __init__(self, departments: Mapping[str, int], *, today: dt.date | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.departments = departments
-        self.today = today or dt.date.today()
+        self.today = today or beijing_today()
         self.row_validator = RowValidator(departments, today=self.today, track_duplicates=False)
 
     @validates_schema

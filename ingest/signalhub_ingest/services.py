@@ -39,7 +39,7 @@ from signalhub_audit.tags import AuditTag
 from signalhub_ingest.merge import MergeCounts, merge_staged_rows
 from signalhub_ingest.readers import ReaderError, open_upload, sniff_upload
 from signalhub_ingest.rules import HeaderError, RowIssue
-from signalhub_ingest.staging import StagedRow, content_sha256, write_staged_rows
+from signalhub_ingest.staging import TEMPORARY, StagedRow, content_sha256, temporary_staging, write_staged_rows
 from signalhub_ingest.validator import CleanRow, RowValidator
 from signalhub_platform.crypto import PersonalDataCipher, mask_id_number
 from signalhub_platform.db import is_postgresql, transaction
@@ -65,6 +65,8 @@ STUCK_COMMIT_GRACE = dt.timedelta(minutes=5)
 # Namespace of the per-agency transaction lock that serialises merges on PostgreSQL.
 _AGENCY_LOCK_BASE = 0x5167_4900_0000
 _PERIOD = re.compile(r"^(\d{4})Q([1-4])$")
+# States from which validation may (re)start.
+RESTARTABLE = (BatchState.UPLOADED, BatchState.VALIDATING, BatchState.FAILED)
 
 Progress = Callable[[str, int], None]  # (phase, rows so far): phases "read", "validated", "committed"
 
@@ -230,49 +232,25 @@ class _Stager:
 
     def add(self, row: CleanRow) -> None:
         bidx = ciphertext = key_id = masked = None
-        if row.person_id_number:
-            bidx = self.cipher.blind_index(row.person_id_number)
-            masked = mask_id_number(row.person_id_number)
+        number = row.person_id_number
+        if number:
+            bidx = self.cipher.blind_index(number)
+            masked = mask_id_number(number)
             if bidx not in self.sealed_persons:  # one ciphertext per person and batch
                 self.sealed_persons.add(bidx)
-                ciphertext, key_id = self.cipher.encrypt(row.person_id_number, bidx)
-        occurred = row.occurred_on.isoformat()
+                ciphertext, key_id = self.cipher.encrypt(number, bidx)
         digest = content_sha256(
-            department_id=row.department_id,
-            kind=row.kind,
-            risk_level=row.risk_level,
-            openness=row.openness,
-            uscc=row.uscc,
-            person_blind_index=bidx,
-            person_name=row.person_name,
-            category=row.category,
-            description=row.description,
-            occurred_on=occurred,
-        )
+            row.department_id, row.kind, row.risk_level, row.openness, row.uscc, bidx, row.category,
+            row.description, row.occurred_on.isoformat(),
+        )  # fmt: skip
         self.content.update(f"{row.source_ref}\x1e{digest}\n".encode())
         self.buffer.append(
             (
-                self.batch_id,
-                row.row_number,
-                row.department_id,
-                row.kind,
-                row.risk_level,
-                row.openness,
-                row.uscc,
-                row.uscc_status,
-                row.entity_name,
-                row.person_name,
-                bidx,
-                ciphertext,
-                key_id,
-                masked,
-                row.category,
-                row.description,
-                row.occurred_on,
-                row.source_ref,
-                digest,
+                self.batch_id, row.row_number, row.department_id, row.kind, row.risk_level, row.openness, row.uscc,
+                row.uscc_status, row.entity_name, row.person_name, bidx, ciphertext, key_id, masked, row.category,
+                row.description, row.occurred_on, row.source_ref, digest,
             )
-        )
+        )  # fmt: skip
 
     def take(self) -> list[StagedRow]:
         rows, self.buffer = self.buffer, []
@@ -303,10 +281,13 @@ def validate_batch(
 ) -> Batch:
     """Validate the stored file in one streaming pass and stage its valid rows."""
     with transaction(factory) as session:
+        # VALIDATING too: a validation whose process died is simply run again (its job was re-queued
+        # by the worker's stale-heartbeat rule), starting from an empty staging area.
+        session.execute(delete(BatchRow).where(BatchRow.batch_id == batch_id))
         claimed = session.execute(
             update(Batch)
-            .where(Batch.id == batch_id, Batch.state == BatchState.UPLOADED)
-            .values(state=BatchState.VALIDATING)
+            .where(Batch.id == batch_id, Batch.state.in_(RESTARTABLE))
+            .values(state=BatchState.VALIDATING, progress_read=0, progress_validated=0)
         ).rowcount
         batch = session.get(Batch, batch_id)
         if batch is None:
@@ -316,115 +297,141 @@ def validate_batch(
         departments = department_lookup(session, batch.agency_id)
         path, filename = instance_dir / batch.file_path, batch.filename
 
-    validator = RowValidator(departments, today=today)
     stager = _Stager(batch_id, cipher)
-    errors: list[dict[str, object]] = []
-    warnings: list[dict[str, object]] = []
-    counts = {"rows": 0, "valid": 0, "errors": 0, "warnings": 0, "error_rows": 0}
+    run = _ValidationRun(RowValidator(departments, today=today))
 
     def flush_chunk() -> None:
         rows = stager.take()
         with transaction(factory) as session:
             write_staged_rows(session, rows)
             session.execute(
-                update(Batch)
-                .where(Batch.id == batch_id)
-                .values(progress_read=counts["rows"], progress_validated=counts["rows"])
+                update(Batch).where(Batch.id == batch_id).values(progress_read=run.rows, progress_validated=run.rows)
             )
         if progress:
-            progress("validated", counts["rows"])
+            progress("validated", run.rows)
 
     try:
-        # The hostile-file reader: type sniffed from the bytes, XLSX containers checked before parsing.
-        with open_upload(path, filename) as table:
-            validator.map_header(table.header)
-            for row_number, cells in table.rows:
-                counts["rows"] += 1
-                clean, issues = validator.validate(row_number, cells)
-                row_has_error = False
-                for issue in issues:
-                    if issue.is_warning:
-                        counts["warnings"] += 1
-                        if len(warnings) < STORED_ISSUES:
-                            warnings.append(_issue_dict(issue))
-                    else:
-                        row_has_error = True
-                        counts["errors"] += 1
-                        if len(errors) < STORED_ISSUES:
-                            errors.append(_issue_dict(issue))
-                counts["error_rows"] += row_has_error
-                if clean is not None and not row_has_error:
-                    counts["valid"] += 1
-                    stager.add(clean)
-                    if len(stager.buffer) >= chunk_rows:
-                        flush_chunk()
-        if stager.buffer:
-            flush_chunk()
+        run.consume(path, filename, stager, flush_chunk, chunk_rows)
     except (ReaderError, HeaderError) as exc:
         return _fail_validation(factory, batch_id, actor=actor, problem=exc)
     except BaseException:
         # Unexpected: drop what was staged so a retry starts clean, then let the job report it.
         _reset_validation(factory, batch_id)
         raise
-
-    if counts["rows"] == 0:
+    if run.rows == 0:
         return _fail_validation(factory, batch_id, actor=actor, problem=ReaderError("the file has no data rows"))
-    return _finish_validation(
-        factory, batch_id, actor=actor, counts=counts, errors=errors, warnings=warnings,
-        content_sha256=stager.content.hexdigest(), now=utcnow(),
-    )  # fmt: skip
-
-
-def _finish_validation(
-    factory: sessionmaker[Session],
-    batch_id: int,
-    *,
-    actor: Actor,
-    counts: dict[str, int],
-    errors: list[dict[str, object]],
-    warnings: list[dict[str, object]],
-    content_sha256: str,
-    now: dt.datetime,
-) -> Batch:
     with transaction(factory) as session:
-        batch = session.get(Batch, batch_id)
-        assert batch is not None
-        same = session.scalars(
-            select(Batch.id)
-            .where(
-                Batch.agency_id == batch.agency_id,
-                Batch.content_sha256 == content_sha256,
-                Batch.id != batch.id,
-                Batch.state == BatchState.COMMITTED,
-            )
-            .order_by(Batch.id.desc())
-        ).first()
-        batch.state = BatchState.INVALID if counts["errors"] else BatchState.VALIDATED
-        batch.row_count = counts["rows"]
-        batch.valid_count = counts["valid"]
-        batch.error_count = counts["errors"]
-        batch.warning_count = counts["warnings"]
-        batch.errors = errors
-        batch.warnings = warnings
-        batch.progress_read = batch.progress_validated = counts["rows"]
-        batch.content_sha256 = content_sha256
-        batch.same_content_as_id = same
-        batch.validated_at = now
-        record_event(
-            session,
-            AuditTag.JOB_BATCH_VALIDATE,
-            actor=actor,
-            subjects=[("batch", batch.id)],
-            data={
-                "state": batch.state.value,
-                "rows": counts["rows"],
-                "valid": counts["valid"],
-                "errors": counts["errors"],
-                "error_rows": counts["error_rows"],
-                "warnings": counts["warnings"],
-                "same_content_as": same,
-            },
+        batch = _record_validation(session, batch_id, run, stager, actor=actor, now=utcnow())
+    return batch
+
+
+class _ValidationRun:
+    """One streaming pass over a file: every issue of every row counted, the first ones kept."""
+
+    def __init__(self, validator: RowValidator) -> None:
+        self.validator = validator
+        self.rows = self.valid = self.error_count = self.warning_count = 0
+        self.errors: list[dict[str, object]] = []
+        self.warnings: list[dict[str, object]] = []
+        self.rejected = RowRanges()
+
+    def consume(self, path: Path, filename: str, stager: _Stager, flush: Callable[[], None], chunk_rows: int) -> None:
+        validate, add = self.validator.validate, stager.add
+        # The hostile-file reader: type sniffed from the bytes, XLSX containers checked before parsing.
+        with open_upload(path, filename) as table:
+            self.validator.map_header(table.header)
+            for row_number, cells in table.rows:
+                self.rows += 1
+                clean, issues = validate(row_number, cells)
+                if issues and self._note(row_number, issues):
+                    continue
+                if clean is not None:
+                    self.valid += 1
+                    add(clean)
+                    if len(stager.buffer) >= chunk_rows:
+                        flush()
+        if stager.buffer:
+            flush()
+
+    def _note(self, row_number: int, issues: list[RowIssue]) -> bool:
+        """Record the issues; True when the row has an error (and so is not staged)."""
+        has_error = False
+        for issue in issues:
+            if issue.is_warning:
+                self.warning_count += 1
+                if len(self.warnings) < STORED_ISSUES:
+                    self.warnings.append(_issue_dict(issue))
+            else:
+                has_error = True
+                self.error_count += 1
+                if len(self.errors) < STORED_ISSUES:
+                    self.errors.append(_issue_dict(issue))
+        if has_error:
+            self.rejected.add(row_number)
+        return has_error
+
+
+class RowRanges:
+    """Row numbers in ascending order, kept as ranges: "11,101,501" or "3-9,12" — every rejected row
+    of a million-row file fits in the audit log without listing a million numbers."""
+
+    def __init__(self) -> None:
+        self.ranges: list[list[int]] = []
+
+    def add(self, row: int) -> None:
+        if self.ranges and self.ranges[-1][1] == row - 1:
+            self.ranges[-1][1] = row
+        elif not self.ranges or self.ranges[-1][1] < row:
+            self.ranges.append([row, row])
+
+    def __str__(self) -> str:
+        return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in self.ranges)
+
+
+def _record_validation(
+    session: Session, batch_id: int, run: _ValidationRun, stager: _Stager, *, actor: Actor, now: dt.datetime
+) -> Batch:
+    batch = session.get(Batch, batch_id)
+    assert batch is not None
+    content = stager.content.hexdigest()
+    same = session.scalars(
+        select(Batch.id)
+        .where(
+            Batch.agency_id == batch.agency_id,
+            Batch.content_sha256 == content,
+            Batch.id != batch.id,
+            Batch.state == BatchState.COMMITTED,
         )
+        .order_by(Batch.id.desc())
+    ).first()
+    batch.state = BatchState.INVALID if run.error_count else BatchState.VALIDATED
+    batch.row_count = run.rows
+    batch.valid_count = run.valid
+    batch.error_count = run.error_count
+    batch.warning_count = run.warning_count
+    batch.errors = run.errors
+    batch.warnings = run.warnings
+    batch.rejected_rows = str(run.rejected)
+    batch.progress_read = batch.progress_validated = run.rows
+    batch.content_sha256 = content
+    batch.same_content_as_id = same
+    batch.validated_at = now
+    session.flush()
+    record_event(
+        session,
+        AuditTag.JOB_BATCH_VALIDATE,
+        actor=actor,
+        subjects=[("batch", batch.id)],
+        data={
+            "state": batch.state.value,
+            "rows": run.rows,
+            "valid": run.valid,
+            "errors": run.error_count,
+            "rejected_rows": batch.rejected_rows,
+            "warnings": run.warning_count,
+            "same_content_as": same,
+        },
+    )
     return batch
 
 
@@ -467,6 +474,98 @@ def _reset_validation(factory: sessionmaker[Session], batch_id: int) -> None:
         )
 
 
+# --- validate and commit at once (the CLI) --------------------------------------------------------
+
+
+def ingest_at_once(
+    factory: sessionmaker[Session],
+    batch_id: int,
+    *,
+    actor: Actor,
+    cipher: PersonalDataCipher,
+    instance_dir: Path,
+    today: dt.date,
+    channel: str,
+    accept_valid: bool = False,
+    confirm_nonstandard: bool = False,
+    progress: Progress | None = None,
+) -> Batch:
+    """Validate an uploaded file and commit it in ONE transaction, staging in a temporary table.
+
+    For the command line, where nobody reviews the batch between the two steps: the rows are
+    written once to disk instead of twice (the persistent staging table costs as much as the
+    records themselves on a million rows). The merge, the checks and the audit are the same as
+    ``validate_batch`` + ``commit_batch``. A file that may not be committed (errors without
+    ``accept_valid``, unconfirmed nonstandard codes) rolls back and stays ``uploaded``, with its
+    errors recorded for the batch page; running it again re-validates.
+    """
+    with transaction(factory) as session:
+        batch = session.get(Batch, batch_id, with_for_update=is_postgresql(session) or None)
+        if batch is None:
+            raise BatchNotFound("batch not found")
+        agency = session.get(Agency, batch.agency_id)
+        assert agency is not None
+        if not can_upload_for(actor, agency):
+            raise BatchNotFound("batch not found")
+        if batch.state not in (BatchState.UPLOADED, BatchState.FAILED):
+            raise BatchConflict(f"batch {batch_id} is {batch.state.value}: use commit_batch")
+        _lock_agency(session, agency.id)
+        staging = temporary_staging(session)
+        stager = _Stager(batch_id, cipher)
+        run = _ValidationRun(RowValidator(department_lookup(session, agency.id), today=today))
+
+        def flush_chunk() -> None:
+            write_staged_rows(session, stager.take(), TEMPORARY)
+            if progress:
+                progress("validated", run.rows)
+
+        try:
+            run.consume(instance_dir / batch.file_path, batch.filename, stager, flush_chunk, STAGING_CHUNK_ROWS)
+        except (ReaderError, HeaderError) as exc:
+            session.rollback()
+            return _fail_validation(factory, batch_id, actor=actor, problem=exc)
+        refusal = _refusal(batch_id, run, accept_valid=accept_valid, confirm_nonstandard=confirm_nonstandard)
+        if refusal is None and run.rows == 0:
+            session.rollback()
+            return _fail_validation(factory, batch_id, actor=actor, problem=ReaderError("the file has no data rows"))
+        if refusal is not None:
+            session.rollback()
+            with transaction(factory) as outcome:
+                _record_validation(outcome, batch_id, run, stager, actor=actor, now=utcnow())
+                outcome.execute(update(Batch).where(Batch.id == batch_id).values(state=BatchState.UPLOADED))
+            raise refusal
+        now = utcnow()
+        batch = _record_validation(session, batch_id, run, stager, actor=actor, now=now)
+        counts = merge_staged_rows(
+            session, batch_id=batch_id, agency_id=agency.id, source=batch.source, created_by_id=actor.user_id,
+            now=now, staging=staging,
+        )  # fmt: skip
+        _mark_committed(session, batch, counts, actor=actor, accept_valid=accept_valid, now=now)
+        record_event(
+            session,
+            _tag(channel, "commit"),
+            actor=actor,
+            subjects=[("batch", batch_id)],
+            data=_commit_audit_data(batch, counts, accept_valid=accept_valid,
+                                    confirmed=confirm_nonstandard and batch.warning_count > 0),
+        )  # fmt: skip
+    return batch
+
+
+def _refusal(
+    batch_id: int, run: _ValidationRun, *, accept_valid: bool, confirm_nonstandard: bool
+) -> IngestError | None:
+    if run.error_count and not accept_valid:
+        return BatchNeedsDecision(
+            f"batch {batch_id} has {run.error_count} errors: fix the file, or accept the valid rows only"
+        )
+    if run.warning_count and not confirm_nonstandard:
+        return BatchNeedsConfirmation(
+            f"batch {batch_id} has {run.warning_count} nonstandard credit codes that must be confirmed"
+        )
+    return None
+
+
 # --- commit -------------------------------------------------------------------------------------
 
 
@@ -502,6 +601,10 @@ def commit_batch(
                 created_by_id=actor.user_id,
                 now=now,
             )
+            if counts.staged != batch.valid_count:
+                # The staged rows are not the ones validated (e.g. validated in a transaction that
+                # staged nothing): refuse rather than commit a partial batch.
+                raise BatchConflict(f"batch {batch_id} has {counts.staged} staged rows, not {batch.valid_count}")
             _mark_committed(session, batch, counts, actor=actor, accept_valid=accept_valid, now=now)
             record_event(
                 session,
@@ -607,7 +710,7 @@ def _commit_audit_data(batch: Batch, counts: MergeCounts, *, accept_valid: bool,
     }
     if accept_valid and batch.error_count:
         data["accepted_valid_only"] = True
-        data["rejected_rows"] = sorted({int(e["row"]) for e in batch.errors or [] if e.get("row")})  # type: ignore[call-overload]
+        data["rejected_rows"] = batch.rejected_rows  # every rejected row, as ranges
     if confirmed:
         data["confirmed_nonstandard_rows"] = sorted({int(w["row"]) for w in batch.warnings or [] if w.get("row")})  # type: ignore[call-overload]
     return data

@@ -21,7 +21,6 @@ their answers.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, make_dataclass
@@ -50,7 +49,7 @@ from signalhub_platform.identifiers import resident_id, uscc
 from signalhub_platform.identifiers.normalise import INVALID_FORMAT, INVALID_LENGTH, CheckStatus
 from signalhub_platform.models.records import Openness, RecordKind, RiskLevel
 
-__all__ = ["CleanRow", "RowValidator", "content_sha256", "row_warnings", "validate_rows", "validate_upload"]
+__all__ = ["CleanRow", "RowValidator", "row_warnings", "validate_rows", "validate_upload"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,25 +502,3 @@ def validate_upload(
     validator.map_header(header)
     return validate_rows(validator, rows)
 
-
-def content_sha256(row: CleanRow, person_key: str | None) -> str:
-    """SHA-256 of a row's normalised content: a re-upload with the same content changes nothing.
-
-    ``person_key`` stands for the person (the ID number's blind index), so the stored digest is
-    never a fingerprint of a plaintext ID number. The row number is not content.
-    """
-    parts = (
-        str(row.department_id),
-        row.kind.value,
-        row.risk_level.value if row.risk_level else "",
-        row.openness.value,
-        row.uscc or "",
-        row.entity_name,
-        row.person_name,
-        person_key or "",
-        row.category,
-        row.description,
-        row.occurred_on.isoformat(),
-        row.source_ref,
-    )
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()

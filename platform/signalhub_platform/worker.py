@@ -30,7 +30,8 @@ from signalhub_platform.models.types import utcnow
 
 log = logging.getLogger(__name__)
 
-STALE_AFTER = dt.timedelta(minutes=2)
+# Longer than any single statement a job runs between heartbeats (a million-row merge takes ~30 s).
+STALE_AFTER = dt.timedelta(minutes=15)
 HEARTBEAT_EVERY = dt.timedelta(seconds=20)
 MAX_ATTEMPTS = 3
 

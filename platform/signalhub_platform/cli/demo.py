@@ -6,7 +6,6 @@ serves the data already there.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
 import click
@@ -38,6 +37,7 @@ def demo(ctx: CliContext, entities: int, seed: int) -> None:
     from signalhub_platform.db import transaction
     from signalhub_platform.demo.loader import DEMO_PASSWORD, DEMO_URL, DatabaseNotEmpty, has_demo_logins, load_demo
     from signalhub_platform.models import Actor
+    from signalhub_platform.models.types import beijing_today
 
     try:
         cipher = PersonalDataCipher(ctx.settings.load_keys())
@@ -46,7 +46,7 @@ def demo(ctx: CliContext, entities: int, seed: int) -> None:
     try:
         with transaction(ctx.session_factory) as session:
             report = load_demo(
-                session, cipher=cipher, actor=Actor.cli(), today=dt.date.today(), seed=seed, entity_count=entities
+                session, cipher=cipher, actor=Actor.cli(), today=beijing_today(), seed=seed, entity_count=entities
             )
     except DatabaseNotEmpty as exc:
         click.echo(f"demo not loaded: {exc}")

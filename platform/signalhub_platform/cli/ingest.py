@@ -7,7 +7,6 @@ file); 2 usage error. ``--json`` prints one object describing the outcome.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -54,7 +53,9 @@ def ingest_command(
     except MissingKeysError as exc:
         raise click.ClickException(str(exc)) from exc
     actor = Actor.cli()
-    today = dt.date.today()
+    from signalhub_platform.models.types import beijing_today
+
+    today = beijing_today()
     instance_dir = ctx.settings.instance_dir
     factory = ctx.session_factory
 
@@ -85,35 +86,35 @@ def ingest_command(
     if outcome.is_duplicate and state == BatchState.COMMITTED:
         _finish(_summary(factory, batch_id, "duplicate"), as_json, 0)
         return
-    if state == BatchState.UPLOADED:
-        services.validate_batch(
-            factory, batch_id, cipher=cipher, instance_dir=instance_dir, today=today, actor=actor,
-            progress=_progress_printer() if sys.stderr.isatty() and not as_json else None,
-        )  # fmt: skip
-
+    show = _progress_printer() if sys.stderr.isatty() and not as_json else None
+    refusals = (services.BatchNeedsDecision, services.BatchNeedsConfirmation)
+    try:
+        if dry_run:
+            if state in (BatchState.UPLOADED, BatchState.FAILED):
+                services.validate_batch(factory, batch_id, cipher=cipher, instance_dir=instance_dir, today=today,
+                                        actor=actor, progress=show)  # fmt: skip
+        elif state in (BatchState.UPLOADED, BatchState.FAILED):
+            # Nobody reviews the batch between validation and commit here: one transaction does both.
+            services.ingest_at_once(
+                factory, batch_id, actor=actor, cipher=cipher, instance_dir=instance_dir, today=today,
+                channel="cli", accept_valid=accept_valid, confirm_nonstandard=confirm_nonstandard, progress=show,
+            )  # fmt: skip
+        else:  # validated earlier (a dry run, or the web): commit the rows it staged
+            services.commit_batch(factory, batch_id, actor=actor, channel="cli", accept_valid=accept_valid,
+                                  confirm_nonstandard=confirm_nonstandard)  # fmt: skip
+    except refusals as exc:
+        _finish(_summary(factory, batch_id, "rejected") | {"reason": str(exc)}, as_json, EXIT_REJECTED)
+        return
     summary = _summary(factory, batch_id, "")
     if summary["state"] == BatchState.FAILED.value:
         _finish(summary | {"status": "rejected"}, as_json, EXIT_REJECTED)
-        return
-    if dry_run:
+    elif dry_run:
         rejected = summary["state"] == BatchState.INVALID.value
         _finish(
             summary | {"status": "rejected" if rejected else "validated"}, as_json, EXIT_REJECTED if rejected else 0
         )
-        return
-    try:
-        services.commit_batch(
-            factory,
-            batch_id,
-            actor=actor,
-            channel="cli",
-            accept_valid=accept_valid,
-            confirm_nonstandard=confirm_nonstandard,
-        )
-    except (services.BatchNeedsDecision, services.BatchNeedsConfirmation) as exc:
-        _finish(summary | {"status": "rejected", "reason": str(exc)}, as_json, EXIT_REJECTED)
-        return
-    _finish(_summary(factory, batch_id, "committed"), as_json, 0)
+    else:
+        _finish(summary | {"status": "committed"}, as_json, 0)
 
 
 def _summary(factory: Any, batch_id: int, status: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ invalid row is rejected as a whole (exit 1, every error listed by row number) an
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,7 +70,9 @@ def import_registry_command(ctx: CliContext, file: Path) -> None:
         cipher = PersonalDataCipher(ctx.settings.load_keys())
     except MissingKeysError as exc:
         raise click.ClickException(str(exc)) from exc
-    today = dt.date.today()
+    from signalhub_platform.models.types import beijing_today
+
+    today = beijing_today()
     report = _run_import(
         ctx,
         file,

@@ -104,6 +104,8 @@ class Batch(Base):
     # error workbook re-validates the stored file for the complete list.
     errors: Mapped[list[dict[str, object]] | None] = mapped_column(JSON())
     warnings: Mapped[list[dict[str, object]] | None] = mapped_column(JSON())
+    # Every rejected row number as ranges ("11,101,501", "3-9"): the stored errors are only the first.
+    rejected_rows: Mapped[str] = mapped_column(Text(), default="")
     failure: Mapped[str] = mapped_column(String(500), default="")
     is_valid_only_accepted: Mapped[bool] = mapped_column(default=False)
     nonstandard_confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

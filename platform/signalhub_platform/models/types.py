@@ -49,3 +49,12 @@ def closed_vocabulary(enum_cls: type[enum.StrEnum], name: str) -> Enum:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+# The district's calendar day: "today", due dates and windows follow Beijing time whatever the
+# server's own time zone (China has no daylight saving time, so a fixed offset is exact).
+BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+
+
+def beijing_today(now: dt.datetime | None = None) -> dt.date:
+    return (now or utcnow()).astimezone(BEIJING).date()

@@ -8,7 +8,6 @@ endpoint added without documentation fails the suite.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 from typing import Any
 
@@ -18,6 +17,7 @@ from flask import Blueprint
 from marshmallow import Schema, fields
 
 from signalhub_ingest.schemas import RecordCorrectionSchema, RecordInputSchema, RecordWithdrawalSchema
+from signalhub_platform.models.types import beijing_today
 from signalhub_platform.sharing.schemas import EntitySchema, EntitySummarySchema, RecordSchema, RoleSchema
 from signalhub_platform.web.batch_schemas import (
     BatchCommitResultSchema,
@@ -260,7 +260,7 @@ def openapi_document() -> dict[str, Any]:
     )
     spec.components.security_scheme("bearerToken", {"type": "http", "scheme": "bearer"})
     # RecordInputSchema needs an agency's departments to validate; documenting it needs none.
-    spec.components.schema("RecordInput", schema=RecordInputSchema(departments={}, today=dt.date.today()))
+    spec.components.schema("RecordInput", schema=RecordInputSchema(departments={}, today=beijing_today()))
     paths: dict[str, dict[str, Any]] = {}
     for (path, method), operation in OPERATIONS.items():
         paths.setdefault(path, {})[method] = operation

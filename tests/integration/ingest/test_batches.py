@@ -122,7 +122,7 @@ def test_i5_accepting_the_valid_rows_is_explicit_and_audited(
     assert batch(db_session, batch_id).is_valid_only_accepted
     [event] = _events(db_session, "web:batch:commit")
     assert event["actor"] == liaison.username
-    assert event["data"]["rejected_rows"] == [11, 101, 501]
+    assert event["data"]["rejected_rows"] == "11,101,501"
 
 
 def test_i6_failure_mid_commit_rolls_everything_back(
@@ -243,3 +243,84 @@ def test_i8_two_threads_commit_the_same_batch_once(scratch_database: Any, tmp_pa
     assert sorted(outcomes) == ["conflict", "ok"]
     with transaction(factory) as session:
         assert session.scalar(select(func.count()).select_from(Record)) == 200
+
+
+def test_reuploading_an_old_file_does_not_undo_corrections_or_withdrawals(
+    db_session: Session, session_factory: sessionmaker[Session], ingest: Callable[..., int], tmp_path: Path
+) -> None:
+    from signalhub_audit.tags import AuditTag
+    from signalhub_ingest import corrections
+    from signalhub_platform.models import Openness, RecordStatus
+
+    agency = make_agency(db_session, "TAX", departments=2)
+    owner = Actor.for_user(make_user(db_session, agency, Role.LIAISON))
+    rows = record_rows(10)
+    _commit(session_factory, ingest(agency, write_csv(tmp_path / "a.csv", rows)))
+    first, second = (
+        db_session.scalars(select(Record).where(Record.source_ref == ref)).one() for ref in ("R-0000001", "R-0000002")
+    )
+    corrections.correct_record(db_session, owner, first.id, {"openness": Openness.PRIVATE}, reason="shared by mistake",
+                               tag=AuditTag.WEB_RECORD_CORRECT)  # fmt: skip
+    corrections.withdraw_record(db_session, owner, second.id, reason="entered twice", tag=AuditTag.WEB_RECORD_WITHDRAW)
+    db_session.commit()
+
+    again = ingest(agency, write_csv(tmp_path / "b.csv", rows, encoding="gb18030"))  # same content, new bytes
+    _commit(session_factory, again)
+    assert (batch(db_session, again).versioned_count, batch(db_session, again).unchanged_count) == (0, 10)
+    current = {r.source_ref: r for r in db_session.scalars(select(Record).where(Record.is_current))}
+    assert current["R-0000001"].openness == Openness.PRIVATE
+    assert current["R-0000002"].status == RecordStatus.WITHDRAWN
+
+    rows[1]["description"] = "新的情况"  # new content on the withdrawn record: a new active version
+    third = ingest(agency, write_csv(tmp_path / "c.csv", rows))
+    _commit(session_factory, third)
+    revived = db_session.scalars(select(Record).where(Record.source_ref == "R-0000002", Record.is_current)).one()
+    assert revived.status == RecordStatus.ACTIVE and revived.version == 3 and revived.description == "新的情况"
+
+
+def test_a_validation_that_died_is_run_again_from_scratch(
+    db_session: Session, session_factory: sessionmaker[Session], ingest: Callable[..., int], tmp_path: Path,
+    cipher: Any, settings: Any,
+) -> None:  # fmt: skip
+    from sqlalchemy import update
+
+    from signalhub_platform.models import Batch
+    from tests.integration.ingest.conftest import TODAY
+
+    agency = make_agency(db_session, "TAX", departments=2)
+    batch_id = ingest(agency, write_csv(tmp_path / "q4.csv", record_rows(30)))
+    # As a crash mid-validation leaves it: state validating, some rows staged.
+    db_session.execute(update(Batch).where(Batch.id == batch_id).values(state=BatchState.VALIDATING))
+    db_session.commit()
+    services.validate_batch(session_factory, batch_id, cipher=cipher, instance_dir=settings.instance_dir,
+                            today=TODAY, actor=Actor.cli())  # fmt: skip
+    assert batch(db_session, batch_id).state == BatchState.VALIDATED
+    assert services.staged_row_count(db_session, batch_id) == 30
+    _commit(session_factory, batch_id)
+    assert _live(db_session) == 30
+
+
+def test_cli_path_validates_and_commits_in_one_transaction(
+    db_session: Session, session_factory: sessionmaker[Session], tmp_path: Path, cipher: Any, settings: Any
+) -> None:
+    from tests.integration.ingest.conftest import TODAY
+
+    agency = make_agency(db_session, "TAX", departments=2)
+    path = write_csv(tmp_path / "q4.csv", _with_three_bad_rows(600))
+    with path.open("rb") as stream:
+        batch_id = services.store_upload(
+            db_session, Actor.cli(), agency=agency, period="2026Q4", filename="q4.csv", stream=stream,
+            instance_dir=settings.instance_dir, channel="cli",
+        ).batch.id  # fmt: skip
+    db_session.commit()
+    options = {"actor": Actor.cli(), "cipher": cipher, "instance_dir": settings.instance_dir, "today": TODAY,
+               "channel": "cli"}  # fmt: skip
+    with pytest.raises(services.BatchNeedsDecision):
+        services.ingest_at_once(session_factory, batch_id, **options)
+    refused = batch(db_session, batch_id)
+    assert (refused.state, refused.error_count, refused.rejected_rows) == (BatchState.UPLOADED, 3, "11,101,501")
+    assert _live(db_session) == 0 and services.staged_row_count(db_session, batch_id) == 0
+    services.ingest_at_once(session_factory, batch_id, accept_valid=True, **options)
+    done = batch(db_session, batch_id)
+    assert (done.state, done.inserted_count) == (BatchState.COMMITTED, 597)
+    assert _live(db_session) == 597

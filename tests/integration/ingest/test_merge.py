@@ -30,7 +30,7 @@ def _row(
     bidx, blob, key_id, masked, name = person or (None, None, None, None, "")
     digest = content_sha256(
         department_id=department_id, kind="risk", risk_level="high", openness="shared", uscc=uscc,
-        person_blind_index=bidx, person_name=name, category="投诉举报", description=description,
+        person_blind_index=bidx, category="投诉举报", description=description,
         occurred_on="2026-06-01",
     )  # fmt: skip
     return (

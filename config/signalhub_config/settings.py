@@ -103,6 +103,8 @@ class Settings:
     lockout_max_seconds: int = 3600
     # Login attempts allowed per client address per minute, across all accounts.
     login_rate_per_minute: int = 30
+    # SQLite page cache (MB) for one bulk import's transaction; 0 keeps SQLite's default (2 MB).
+    sqlite_bulk_cache_mb: int = 64
     # Largest accepted request body in bytes (uploads included); larger gets 413 before parsing.
     # A quarter's million-row CSV is ~270 MB; uploads stream to disk, never into memory.
     max_content_length: int = 512 * 1024 * 1024

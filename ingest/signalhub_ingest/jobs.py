@@ -31,7 +31,11 @@ def recover_batches(session: Session, *, now: dt.datetime) -> list[int]:
 
 
 def queue_handlers(
-    *, cipher: PersonalDataCipher, instance_dir: Path, today: Callable[[], dt.date] = beijing_today
+    *,
+    cipher: PersonalDataCipher,
+    instance_dir: Path,
+    today: Callable[[], dt.date] = beijing_today,
+    bulk_cache_mb: int = 0,
 ) -> dict[str, QueueHandler]:
     def validate(factory: sessionmaker[Session], payload: Mapping[str, Any], heartbeat: Callable[[], None]) -> object:
         return services.validate_batch(
@@ -53,6 +57,7 @@ def queue_handlers(
             channel=str(payload.get("channel", "web")),
             accept_valid=bool(payload.get("accept_valid")),
             confirm_nonstandard=bool(payload.get("confirm_nonstandard")),
+            bulk_cache_mb=bulk_cache_mb,
         )
 
     return {VALIDATE_BATCH: validate, COMMIT_BATCH: commit}

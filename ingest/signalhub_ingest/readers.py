@@ -25,7 +25,12 @@ faster than openpyxl, see PERF.md), only after ``precheck_xlsx``:
   with defusedxml, and every XML part is streamed once (bounded by its declared size, which the
   CRC check at its end then proves, so a lying directory cannot smuggle a bomb past the ratio
   check) looking for ``<!DOCTYPE``, without which no entity can be declared: calamine's parser
-  never sees an entity-expansion bomb.
+  never sees an entity-expansion bomb;
+- the same pass bounds the grid calamine will allocate, (last row) × (last column) cells whatever
+  lies between: one cell at ``XFD1048576`` besides ``A1`` asks for 512 GiB. The
+  ``<dimension ref>`` and the largest cell reference are held to ``XlsxLimits``' rows, columns
+  and cells, and a cell without a reference of its own is refused (calamine places it after the
+  previous one: 20,000 of them in 3 KB push a later row out to a 64 GB grid).
 
 Every error is a ``ReaderError`` whose message (English, ``str(exc)``) and ``message_zh`` are safe
 to show the uploader.
@@ -36,13 +41,15 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
+import re
 import struct
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Literal
 from xml.etree.ElementTree import Element, ParseError
@@ -225,6 +232,17 @@ class XlsxLimits:
     ratio_min_size: int = MiB  # small parts (styles, one-cell sheets) may compress better
     max_entries: int = 10_000
     max_metadata_part: int = 16 * MiB  # [Content_Types].xml and the workbook part, parsed in memory
+    # The grid calamine allocates, ~32 bytes a cell, empty ones included. The template's million
+    # rows and a header fit (Excel itself stops at 1,048,576 rows), and so do its 12 columns (15
+    # in an error workbook) with room for more: 1,000,001 × 12 is 12M cells, about 400 MB.
+    max_rows: int = 1_100_000
+    max_columns: int = 64
+    max_cells: int = 20_000_000
+
+    def __post_init__(self) -> None:
+        # The grid scan reads at most eight digits and four letters of a reference (``_REFERENCE``).
+        if not (0 < self.max_rows < 10**7 and 0 < self.max_columns < 18_279):
+            raise ValueError("max_rows must be below 10,000,000 and max_columns below 18,279")
 
 
 DEFAULT_XLSX_LIMITS = XlsxLimits()
@@ -253,6 +271,13 @@ _DOCTYPE = "<!DOCTYPE"
 _DOCTYPE_BY_START = (
     ((codecs.BOM_UTF16_LE, b"<\x00"), _DOCTYPE.encode("utf-16-le")),
     ((codecs.BOM_UTF16_BE, b"\x00<"), _DOCTYPE.encode("utf-16-be")),
+)
+# The codec that turns a part starting so into text (the BOM-aware one consumes a BOM).
+_UTF16_BY_START = (
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+    (b"<\x00", "utf-16-le"),
+    (b"\x00<", "utf-16-be"),
 )
 _EOCD = b"PK\x05\x06"
 
@@ -360,7 +385,7 @@ def _check_archive(archive: zipfile.ZipFile, archive_size: int, limits: XlsxLimi
     is_macro_enabled = is_macro_enabled or any(name.lower().endswith("vbaproject.bin") for name in names)
     for info in infos:
         if info.filename.lower().endswith(_XML_SUFFIXES):
-            _scan_xml_part(archive, info)
+            _scan_xml_part(archive, info, limits)
     return XlsxInfo(len(infos), total, workbook_part, sheets, is_macro_enabled)
 
 
@@ -395,10 +420,16 @@ def _not_a_workbook() -> UnsupportedFile:
     )
 
 
-def _scan_xml_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-    """Stream one XML part looking for a DTD; reading to the end also proves its declared size (CRC)."""
+def _scan_xml_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: XlsxLimits) -> None:
+    """Stream one XML part once: no DTD, and a grid within the limits (reading to the end proves the CRC).
+
+    Every XML part is looked at for cells, not only those named like worksheets: calamine finds
+    its sheets through the workbook's relationships, which may point anywhere.
+    """
     marker = _DOCTYPE.encode()
     tail = b""
+    grid = _Grid(limits)
+    encoding = ""
     try:
         with archive.open(info) as part:
             first = True
@@ -408,11 +439,18 @@ def _scan_xml_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
                     for starts, encoded in _DOCTYPE_BY_START:
                         if chunk.startswith(starts):
                             marker = encoded
+                    encoding = next((codec for start, codec in _UTF16_BY_START if chunk.startswith(start)), "")
+                    grid.set_encoding(encoding)
                 if marker in chunk or (tail and marker in tail + chunk[: len(marker) - 1]):
                     raise _unsafe(
                         f"{info.filename} declares a DTD or XML entities", f"{info.filename} 内含 DTD 或 XML 实体声明"
                     )
                 tail = chunk[1 - len(marker) :]
+                grid.scan(chunk)
+        grid.scan(b"", is_last=True)
+        if grid.needs_last_row:
+            grid.rows = max(grid.rows, _last_row(archive, info, encoding))
+        grid.check()
     except ReaderError:
         raise
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
@@ -420,6 +458,125 @@ def _scan_xml_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
             f"the XLSX workbook cannot be read: {info.filename} is damaged",
             zh=f"无法读取该 XLSX 工作簿：{info.filename} 已损坏",
         ) from exc
+
+
+# --- the grid calamine will allocate ------------------------------------------------------------
+
+# Every cell must carry its reference as its first attribute, ``<c r="B7"``, as Excel, WPS,
+# LibreOffice, openpyxl, xlsxwriter and Apache POI write it (``<x:c r=`` with a prefix, which
+# calamine ignores). Anything else (no ``r``, another attribute first, single quotes, ``<c/>``)
+# is refused rather than simulated, so the references alone give the grid. The plain pattern has
+# a literal prefix, so the regex engine skims to candidates; the prefixed one costs more and runs
+# only on text holding ":c". No element name is 200 characters long: refusing those keeps a
+# prefix from outrunning the window overlap.
+_CELL_WITHOUT_REFERENCE = re.compile(rb'<c(?! r=")[\s/>]')
+_PREFIXED_CELL_WITHOUT_REFERENCE = re.compile(rb'<[^\s<>/!?:]{1,200}:c(?! r=")[\s/>]')
+_LONG_PREFIXED_CELL = re.compile(rb":c(?<=[^\s<>/!?:]{200}:c)[\s/>]")
+_DIMENSION = re.compile(rb"""dimension\b[^>]{0,200}?\sref\s*=\s*["']([^"']{0,40})""")
+# Letters then digits (calamine accepts lower case too). Four letters or eight digits are past
+# any limit already, so a capture never needs the rest of a longer reference.
+_REFERENCE = re.compile(rb"([A-Za-z]{1,4})([0-9]{0,8})")
+_ALL_ROWS = re.compile(rb'c r="[A-Za-z]{1,3}([0-9]{1,7})')
+# Windows overlap by more than the longest match, so whatever a chunk boundary cuts is seen whole in
+# the next window; a match starting in the last ``_UNDECIDED`` bytes may yet be completed there.
+_OVERLAP = 512
+_UNDECIDED = 240
+
+
+@functools.cache
+def _far_reference(narrow_columns: int, row_digits: int) -> re.Pattern[bytes]:
+    """Cell references that could break a limit, and only those: a template sheet has few or none.
+
+    Columns up to ``narrow_columns`` (``max_cells // max_rows``) cannot break the cell limit
+    while the rows keep theirs, and rows with fewer digits than ``max_rows`` cannot break the
+    row limit; only the other references are matched and parsed, every ordinary cell costs the
+    regex engine one failed lookahead.
+    """
+    wide = [rb"[A-Za-z]{2}", b"[A-Za-z][0-9]{%d}" % row_digits]
+    if narrow_columns < 26:
+        wide.append(b"[%c-Z%c-z]" % (65 + narrow_columns, 97 + narrow_columns))
+    return re.compile(rb'c r="(?=' + b"|".join(wide) + rb")([A-Za-z]{1,4})([0-9]{0,8})")
+
+
+def _position(letters: bytes, digits: bytes) -> tuple[int, int]:
+    """(row, column), 1-based, of a reference; row 0 when it has none."""
+    column = 0
+    for letter in letters.upper():
+        column = column * 26 + letter - 64
+    return int(digits or b"0"), column
+
+
+@dataclass
+class _Grid:
+    """The last row and column one part's XML asks for, as far as the limits care."""
+
+    limits: XlsxLimits
+    rows: int = 0
+    columns: int = 0
+    dimension: tuple[int, int] = (0, 0)
+    needs_last_row: bool = False  # a wide column was seen: the cell limit needs the true last row
+    _overlap: bytes = field(default=b"", repr=False)
+    _decoder: codecs.IncrementalDecoder | None = field(default=None, repr=False)
+    _is_past_dimension: bool = field(default=False, repr=False)
+
+    def set_encoding(self, encoding: str) -> None:
+        """A UTF-16 part is looked at re-encoded as UTF-8, which is what calamine decodes it to."""
+        self._decoder = codecs.getincrementaldecoder(encoding)() if encoding else None
+
+    def scan(self, chunk: bytes, *, is_last: bool = False) -> None:
+        """Look at the next chunk (``is_last``: the part has ended, decide what was left undecided)."""
+        limits = self.limits
+        window = self._overlap + (chunk if self._decoder is None else self._decoder.decode(chunk, is_last).encode())
+        self._overlap = window[-_OVERLAP:]
+        decided = len(window) if is_last else len(window) - _UNDECIDED
+        found = _CELL_WITHOUT_REFERENCE.search(window)
+        if not (found and found.start() < decided) and b":" in window and b":c" in window:
+            found = _PREFIXED_CELL_WITHOUT_REFERENCE.search(window) or _LONG_PREFIXED_CELL.search(window)
+        if found and found.start() < decided:
+            raise _unsafe(
+                "a cell has no position of its own (r attribute); open the file in Excel or WPS and save it again",
+                "有单元格缺少位置信息（r 属性），请用 Excel 或 WPS 打开后重新保存",
+            )
+        narrow = limits.max_cells // limits.max_rows
+        for letters, digits in _far_reference(narrow, len(str(limits.max_rows))).findall(window):
+            row, column = _position(letters, digits)
+            self.rows, self.columns = max(self.rows, row), max(self.columns, column)
+            self.needs_last_row = self.needs_last_row or column > narrow
+        if not self._is_past_dimension and b"dimension" in window:
+            # calamine reads the dimension only before the cells, as the schema places it.
+            for value in _DIMENSION.findall(window):
+                corners = [_REFERENCE.fullmatch(corner) for corner in value.split(b":")]
+                if all(corners):
+                    rows, columns = _position(*corners[-1].groups())  # type: ignore[union-attr]
+                    self.dimension = (max(self.dimension[0], rows), max(self.dimension[1], columns))
+        self._is_past_dimension = self._is_past_dimension or b"sheetData" in window
+        self.check()  # a hostile part is refused at once, not after inflating the rest of it
+
+    def check(self) -> None:
+        limits = self.limits
+        for rows, columns in ((self.rows, self.columns), self.dimension):
+            if rows > limits.max_rows or columns > limits.max_columns or rows * columns > limits.max_cells:
+                raise _unsafe(
+                    f"the sheet spans {rows:,} rows × {columns:,} columns (at most {limits.max_rows:,} rows, "
+                    f"{limits.max_columns} columns and {limits.max_cells:,} cells)",
+                    f"工作表范围过大：{rows} 行 × {columns} 列（最多 {limits.max_rows} 行、{limits.max_columns} 列、"
+                    f"共 {limits.max_cells} 个单元格）",
+                )
+
+
+def _last_row(archive: zipfile.ZipFile, info: zipfile.ZipInfo, encoding: str) -> int:
+    """The largest row of any cell reference in the part: a second pass, for a part with a wide column."""
+    last = 0
+    overlap = b""
+    decoder = codecs.getincrementaldecoder(encoding)() if encoding else None
+    with archive.open(info) as part:
+        while chunk := part.read(_CHUNK):
+            window = overlap + (chunk if decoder is None else decoder.decode(chunk).encode())
+            overlap = window[-_OVERLAP:]
+            rows = _ALL_ROWS.findall(window)
+            if rows:
+                last = max(last, int(max(rows, key=lambda digits: (len(digits.lstrip(b"0")), digits.lstrip(b"0")))))
+    return last
 
 
 # --- CSV ---------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ __all__ = [
     "normalise_prose",
     "normalise_text",
     "parse_date",
+    "without_value",
 ]
 
 # The founding of the People's Republic: older "occurred on" dates are typing errors.
@@ -385,6 +386,7 @@ class IssueCode(enum.StrEnum):
     ID_FORMAT = "id_format"
     ID_CHECK = "id_check"
     ID_BIRTH_DATE = "id_birth_date"
+    ID_NUMBER_IN_TEXT = "id_number_in_text"  # a resident ID number typed into a free-text column
     DATE_FORMAT = "date_format"
     DATE_IN_FUTURE = "date_in_future"
     DATE_TOO_EARLY = "date_too_early"
@@ -469,6 +471,11 @@ MESSAGES: dict[IssueCode, tuple[str, str]] = {
     IssueCode.ID_BIRTH_DATE: (
         "负责人身份证号中的出生日期无效（{reason_zh}）",
         "person_id_number has an impossible birth date ({reason_en})",
+    ),
+    IssueCode.ID_NUMBER_IN_TEXT: (
+        "{col_zh}中含有身份证号码：身份证号只能填写在“负责人身份证号”列，请从{col_zh}中删除",
+        "{col_en} contains a resident ID number: put ID numbers only in the person_id_number "
+        "(负责人身份证号) column and remove it from {col_en}",
     ),
     IssueCode.DATE_FORMAT: (
         "{col_zh}“{value}”无法识别，请填写 " + DATE_FORMATS_ZH,
@@ -575,6 +582,59 @@ def make_issue(row: int, column: str, value: str, code: IssueCode, **params: obj
     )
 
 
+# --- issues without the file's contents --------------------------------------------------------
+
+# The placeholders through which a message quotes the file itself; the rest name columns, limits
+# and row numbers. Shown in a value's place to whoever may see the report but not the file.
+_QUOTED = frozenset({"value", "name", "date"})
+_WITHHELD = "…"
+_PLACEHOLDER = re.compile(r"(\{\w+\})")
+
+
+def _quote_pattern(template: str) -> re.Pattern[str] | None:
+    """A message made from ``template``, with the quoted part as group 1 (None: it quotes nothing)."""
+    pieces = _PLACEHOLDER.split(template)
+    if not any(piece[1:-1] in _QUOTED for piece in pieces):
+        return None
+    regex = "".join(
+        ("(.*)" if piece[1:-1] in _QUOTED else ".*?") if _PLACEHOLDER.fullmatch(piece) else re.escape(piece)
+        for piece in pieces
+    )
+    return re.compile(regex, re.DOTALL)
+
+
+_QUOTE_PATTERNS = {code: tuple(_quote_pattern(template) for template in MESSAGES[code]) for code in IssueCode}
+
+
+def without_value(issue: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored issue (``RowIssue.as_dict`` or a header problem) minus whatever it quotes from the file.
+
+    For the platform office looking at an agency's batch it did not upload: the row, the column,
+    the code and the message stay; the value goes, and so does its quotation in the messages
+    (``部门“…”不是本单位的部门``). A message that does not match its code's template (an older
+    wording) is replaced by the template with every placeholder withheld but the column.
+    """
+    shown = {key: value for key, value in issue.items() if key != "value"}
+    try:
+        code = IssueCode(str(issue.get("code", "")))
+    except ValueError:  # "file": the reader's own messages, which quote nothing from the cells
+        return shown
+    column = str(issue.get("column") or "")
+    spec = COLUMNS_BY_KEY.get(column)
+    for key, pattern, template in zip(("message_zh", "message_en"), _QUOTE_PATTERNS[code], MESSAGES[code], strict=True):
+        if pattern is None or key not in shown:
+            continue
+        message = str(shown[key])
+        match = pattern.fullmatch(message)
+        if match:
+            shown[key] = message[: match.start(1)] + _WITHHELD + message[match.end(1) :]
+        else:
+            names = {name[1:-1] for name in _PLACEHOLDER.findall(template)}
+            params = dict.fromkeys(names, _WITHHELD) | {"col_zh": spec.label_zh if spec else "", "col_en": column}
+            shown[key] = template.format(**params)
+    return shown
+
+
 # --- the header --------------------------------------------------------------------------------
 
 
@@ -589,8 +649,14 @@ class HeaderProblem:
 
 
 def header_problem(code: IssueCode, **params: object) -> HeaderProblem:
+    """A problem with the file's columns; no text of the file reaches a message unmasked.
+
+    The messages travel into the batch report and the validation's audit event, where the
+    audit guard refuses an ID number (a refused event would leave the batch stuck).
+    """
     zh, en = MESSAGES[code]
-    return HeaderProblem(code, zh.format(**params), en.format(**params))
+    safe = {key: _safe_value("", value) if isinstance(value, str) else value for key, value in params.items()}
+    return HeaderProblem(code, zh.format(**safe), en.format(**safe))
 
 
 class HeaderError(ReaderError):
@@ -667,7 +733,8 @@ def map_header(header: Sequence[str]) -> HeaderMap:
             continue
         key = _HEADER_WORDS.get(normalised)
         if key is None:
-            name = _shorten(cell.strip(), 40)
+            # A file without its header row offers a data row here: ID numbers are masked like values.
+            name = _shorten(_safe_value("", cell.strip()), 40)
             problems.append(header_problem(IssueCode.HEADER_UNKNOWN, position=position, name=name))
         elif key in positions:
             spec = COLUMNS_BY_KEY[key]

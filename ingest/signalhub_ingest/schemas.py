@@ -9,31 +9,53 @@ at here: the request shape, unknown keys, and the OpenAPI description of the fie
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from signalhub_ingest.rules import COLUMNS_BY_KEY, IssueCode, RowIssue, make_issue
-from signalhub_ingest.validator import CleanRow, RowValidator
+from signalhub_ingest.rules import COLUMNS_BY_KEY, IssueCode, RowIssue, make_issue, normalise_prose
+from signalhub_ingest.validator import CleanRow, RowValidator, has_id_number
 from signalhub_platform.models import Openness, RecordKind, RiskLevel
 from signalhub_platform.models.types import beijing_today
+
+
+def _without_id_number(column: str, label_zh: str) -> Callable[[str], None]:
+    """Free text a correction writes into a shared record: the batch rule against ID numbers in it.
+
+    (A new record's fields go through ``RowValidator``, which applies the same rule.)
+    """
+
+    def check(value: str) -> None:
+        if has_id_number(normalise_prose(value)):
+            issue = make_issue(0, column, value, IssueCode.ID_NUMBER_IN_TEXT, col_zh=label_zh)
+            raise ValidationError(f"{issue.message_zh} / {issue.message_en}")
+
+    return check
 
 
 class RecordCorrectionSchema(Schema):
     """A correction: any subset of the correctable fields, and a reason."""
 
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = fields.String(
+        required=True, validate=[validate.Length(min=1, max=500), _without_id_number("reason", "更正原因")]
+    )
     kind = fields.Enum(RecordKind, by_value=True)
     risk_level = fields.Enum(RiskLevel, by_value=True, allow_none=True)
     openness = fields.Enum(Openness, by_value=True)
-    category = fields.String(validate=validate.Length(min=1, max=64))
-    description = fields.String(validate=validate.Length(max=4000))
+    category = fields.String(
+        validate=[validate.Length(min=1, max=64), _without_id_number("category", COLUMNS_BY_KEY["category"].label_zh)]
+    )
+    description = fields.String(
+        validate=[validate.Length(max=4000), _without_id_number("description", COLUMNS_BY_KEY["description"].label_zh)]
+    )
     occurred_on = fields.Date()
 
 
 class RecordWithdrawalSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = fields.String(
+        required=True, validate=[validate.Length(min=1, max=500), _without_id_number("reason", "撤回原因")]
+    )
 
 
 class _RuleCell(fields.Field):

@@ -42,7 +42,7 @@ from signalhub_ingest.rules import HeaderError, RowIssue
 from signalhub_ingest.staging import TEMPORARY, StagedRow, content_sha256, temporary_staging, write_staged_rows
 from signalhub_ingest.validator import CleanRow, RowValidator
 from signalhub_platform.crypto import PersonalDataCipher, mask_id_number
-from signalhub_platform.db import is_postgresql, transaction
+from signalhub_platform.db import bulk_page_cache, is_postgresql, transaction
 from signalhub_platform.models import (
     Actor,
     Agency,
@@ -489,6 +489,7 @@ def ingest_at_once(
     accept_valid: bool = False,
     confirm_nonstandard: bool = False,
     progress: Progress | None = None,
+    bulk_cache_mb: int = 0,
 ) -> Batch:
     """Validate an uploaded file and commit it in ONE transaction, staging in a temporary table.
 
@@ -510,45 +511,68 @@ def ingest_at_once(
         if batch.state not in (BatchState.UPLOADED, BatchState.FAILED):
             raise BatchConflict(f"batch {batch_id} is {batch.state.value}: use commit_batch")
         _lock_agency(session, agency.id)
-        staging = temporary_staging(session)
-        stager = _Stager(batch_id, cipher)
-        run = _ValidationRun(RowValidator(department_lookup(session, agency.id), today=today))
+        with bulk_page_cache(session, bulk_cache_mb):
+            return _ingest_in_transaction(
+                factory, session, batch, agency, actor=actor, cipher=cipher, instance_dir=instance_dir, today=today,
+                channel=channel, accept_valid=accept_valid, confirm_nonstandard=confirm_nonstandard, progress=progress,
+            )  # fmt: skip
 
-        def flush_chunk() -> None:
-            write_staged_rows(session, stager.take(), TEMPORARY)
-            if progress:
-                progress("validated", run.rows)
 
-        try:
-            run.consume(instance_dir / batch.file_path, batch.filename, stager, flush_chunk, STAGING_CHUNK_ROWS)
-        except (ReaderError, HeaderError) as exc:
-            session.rollback()
-            return _fail_validation(factory, batch_id, actor=actor, problem=exc)
-        refusal = _refusal(batch_id, run, accept_valid=accept_valid, confirm_nonstandard=confirm_nonstandard)
-        if refusal is None and run.rows == 0:
-            session.rollback()
-            return _fail_validation(factory, batch_id, actor=actor, problem=ReaderError("the file has no data rows"))
-        if refusal is not None:
-            session.rollback()
-            with transaction(factory) as outcome:
-                _record_validation(outcome, batch_id, run, stager, actor=actor, now=utcnow())
-                outcome.execute(update(Batch).where(Batch.id == batch_id).values(state=BatchState.UPLOADED))
-            raise refusal
-        now = utcnow()
-        batch = _record_validation(session, batch_id, run, stager, actor=actor, now=now)
-        counts = merge_staged_rows(
-            session, batch_id=batch_id, agency_id=agency.id, source=batch.source, created_by_id=actor.user_id,
-            now=now, staging=staging,
-        )  # fmt: skip
-        _mark_committed(session, batch, counts, actor=actor, accept_valid=accept_valid, now=now)
-        record_event(
-            session,
-            _tag(channel, "commit"),
-            actor=actor,
-            subjects=[("batch", batch_id)],
-            data=_commit_audit_data(batch, counts, accept_valid=accept_valid,
-                                    confirmed=confirm_nonstandard and batch.warning_count > 0),
-        )  # fmt: skip
+def _ingest_in_transaction(
+    factory: sessionmaker[Session],
+    session: Session,
+    batch: Batch,
+    agency: Agency,
+    *,
+    actor: Actor,
+    cipher: PersonalDataCipher,
+    instance_dir: Path,
+    today: dt.date,
+    channel: str,
+    accept_valid: bool,
+    confirm_nonstandard: bool,
+    progress: Progress | None,
+) -> Batch:
+    batch_id = batch.id
+    staging = temporary_staging(session)
+    stager = _Stager(batch_id, cipher)
+    run = _ValidationRun(RowValidator(department_lookup(session, agency.id), today=today))
+
+    def flush_chunk() -> None:
+        write_staged_rows(session, stager.take(), TEMPORARY)
+        if progress:
+            progress("validated", run.rows)
+
+    try:
+        run.consume(instance_dir / batch.file_path, batch.filename, stager, flush_chunk, STAGING_CHUNK_ROWS)
+    except (ReaderError, HeaderError) as exc:
+        session.rollback()
+        return _fail_validation(factory, batch_id, actor=actor, problem=exc)
+    refusal = _refusal(batch_id, run, accept_valid=accept_valid, confirm_nonstandard=confirm_nonstandard)
+    if refusal is None and run.rows == 0:
+        session.rollback()
+        return _fail_validation(factory, batch_id, actor=actor, problem=ReaderError("the file has no data rows"))
+    if refusal is not None:
+        session.rollback()
+        with transaction(factory) as outcome:
+            _record_validation(outcome, batch_id, run, stager, actor=actor, now=utcnow())
+            outcome.execute(update(Batch).where(Batch.id == batch_id).values(state=BatchState.UPLOADED))
+        raise refusal
+    now = utcnow()
+    batch = _record_validation(session, batch_id, run, stager, actor=actor, now=now)
+    counts = merge_staged_rows(
+        session, batch_id=batch_id, agency_id=agency.id, source=batch.source, created_by_id=actor.user_id,
+        now=now, staging=staging,
+    )  # fmt: skip
+    _mark_committed(session, batch, counts, actor=actor, accept_valid=accept_valid, now=now)
+    record_event(
+        session,
+        _tag(channel, "commit"),
+        actor=actor,
+        subjects=[("batch", batch_id)],
+        data=_commit_audit_data(batch, counts, accept_valid=accept_valid,
+                                confirmed=confirm_nonstandard and batch.warning_count > 0),
+    )  # fmt: skip
     return batch
 
 
@@ -578,6 +602,7 @@ def commit_batch(
     accept_valid: bool = False,
     confirm_nonstandard: bool = False,
     now: dt.datetime | None = None,
+    bulk_cache_mb: int = 0,
 ) -> Batch:
     """Commit a validated batch exactly once, all of it in one transaction."""
     with transaction(factory) as session:
@@ -593,14 +618,15 @@ def commit_batch(
             if batch is None or batch.state != BatchState.COMMITTING:
                 # Reset by recovery between the claim and now: someone else owns it.
                 raise BatchConflict(f"batch {batch_id} is no longer being committed by this request")
-            counts = merge_staged_rows(
-                session,
-                batch_id=batch_id,
-                agency_id=agency_id,
-                source=batch.source,
-                created_by_id=actor.user_id,
-                now=now,
-            )
+            with bulk_page_cache(session, bulk_cache_mb):
+                counts = merge_staged_rows(
+                    session,
+                    batch_id=batch_id,
+                    agency_id=agency_id,
+                    source=batch.source,
+                    created_by_id=actor.user_id,
+                    now=now,
+                )
             if counts.staged != batch.valid_count:
                 # The staged rows are not the ones validated (e.g. validated in a transaction that
                 # staged nothing): refuse rather than commit a partial batch.

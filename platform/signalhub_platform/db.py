@@ -81,3 +81,20 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 def is_postgresql(session_or_engine: Session | Engine) -> bool:
     bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
     return bind.dialect.name == "postgresql"
+
+
+@contextmanager
+def bulk_page_cache(session: Session, megabytes: int) -> Iterator[None]:
+    """A larger SQLite page cache for one bulk write (PERF.md: index maintenance on a million rows
+    runs ~1.5x faster with 256 MB than with the default 2 MB), given back afterwards because pooled
+    connections would otherwise each keep it. PostgreSQL sizes its buffers server-side: no-op."""
+    if session.get_bind().dialect.name != "sqlite" or megabytes <= 0:
+        yield
+        return
+    driver = session.connection().connection.driver_connection
+    previous = driver.execute("PRAGMA cache_size").fetchone()[0]  # type: ignore[union-attr]
+    driver.execute(f"PRAGMA cache_size = {-int(megabytes) * 1024}")  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        driver.execute(f"PRAGMA cache_size = {int(previous)}")  # type: ignore[union-attr]

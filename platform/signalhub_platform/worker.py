@@ -70,9 +70,7 @@ def claim_next(session: Session, name: str, *, now: dt.datetime, kinds: frozense
 
 def _requeue_stale(session: Session, *, now: dt.datetime) -> None:
     stale = (Job.state == JobState.RUNNING) & (Job.heartbeat_at < now - STALE_AFTER)
-    session.execute(
-        update(Job).where(stale, Job.attempts < MAX_ATTEMPTS).values(state=JobState.QUEUED, claimed_by="")
-    )
+    session.execute(update(Job).where(stale, Job.attempts < MAX_ATTEMPTS).values(state=JobState.QUEUED, claimed_by=""))
     session.execute(
         update(Job)
         .where(stale, Job.attempts >= MAX_ATTEMPTS)

@@ -61,7 +61,11 @@ def serve(ctx: CliContext, host: str, port: int) -> None:
         click.echo(f"recovered interrupted batch commits: {', '.join(map(str, recovered))}")
     worker = WorkerThread(
         platform.session_factory,
-        queue_handlers(cipher=platform.cipher, instance_dir=ctx.settings.instance_dir),
+        queue_handlers(
+            cipher=platform.cipher,
+            instance_dir=ctx.settings.instance_dir,
+            bulk_cache_mb=ctx.settings.sqlite_bulk_cache_mb,
+        ),
     )
     worker.start()
     click.echo(f"signalhub on http://{host}:{port}/")

@@ -98,10 +98,12 @@ def ingest_command(
             services.ingest_at_once(
                 factory, batch_id, actor=actor, cipher=cipher, instance_dir=instance_dir, today=today,
                 channel="cli", accept_valid=accept_valid, confirm_nonstandard=confirm_nonstandard, progress=show,
+                bulk_cache_mb=ctx.settings.sqlite_bulk_cache_mb,
             )  # fmt: skip
         else:  # validated earlier (a dry run, or the web): commit the rows it staged
             services.commit_batch(factory, batch_id, actor=actor, channel="cli", accept_valid=accept_valid,
-                                  confirm_nonstandard=confirm_nonstandard)  # fmt: skip
+                                  confirm_nonstandard=confirm_nonstandard,
+                                  bulk_cache_mb=ctx.settings.sqlite_bulk_cache_mb)  # fmt: skip
     except refusals as exc:
         _finish(_summary(factory, batch_id, "rejected") | {"reason": str(exc)}, as_json, EXIT_REJECTED)
         return

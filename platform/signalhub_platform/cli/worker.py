@@ -34,7 +34,9 @@ def worker(ctx: CliContext, poll: float, until_empty: bool) -> None:
         cipher = PersonalDataCipher(ctx.settings.load_keys())
     except MissingKeysError as exc:
         raise click.ClickException(str(exc)) from exc
-    handlers = queue_handlers(cipher=cipher, instance_dir=ctx.settings.instance_dir)
+    handlers = queue_handlers(
+        cipher=cipher, instance_dir=ctx.settings.instance_dir, bulk_cache_mb=ctx.settings.sqlite_bulk_cache_mb
+    )
     factory = ctx.session_factory
     if until_empty:
         click.echo(f"ran {run_until_empty(factory, handlers)} jobs")

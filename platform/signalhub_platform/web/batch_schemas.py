@@ -14,6 +14,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from signalhub_ingest.rules import without_value
 from signalhub_platform.models import Batch, BatchState, RecordSource
 
 PERIOD_PATTERN = r"^\d{4}Q[1-4]$"
@@ -22,11 +23,37 @@ PERIOD_RE = re.compile(PERIOD_PATTERN)
 
 @dataclass(frozen=True)
 class BatchStatus:
-    """A batch as the page and the API show it, with what the batch row alone cannot tell."""
+    """A batch as the page and the API show it, with what the batch row alone cannot tell.
+
+    ``shows_values`` is false for a viewer who may follow the batch but not read the agency's file
+    (the platform office, unless it uploaded the batch): its issues then come without the values
+    and without what their messages quote from the file.
+    """
 
     batch: Batch
     is_commit_pending: bool = False  # a commit job is queued or running for it
     is_duplicate: bool = False  # the answer to an upload of identical bytes: this is the earlier batch
+    shows_values: bool = True
+
+    @property
+    def errors(self) -> list[dict[str, Any]] | None:
+        return self._issues(self.batch.errors)
+
+    @property
+    def warnings(self) -> list[dict[str, Any]] | None:
+        return self._issues(self.batch.warnings)
+
+    @property
+    def failure(self) -> str:
+        """Why validation failed; rebuilt from the withheld messages when the values are not shown."""
+        if self.shows_values or not self.batch.failure:
+            return self.batch.failure
+        return "; ".join(str(issue.get("message_en", "")) for issue in self.errors or [])[:500]
+
+    def _issues(self, issues: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        if issues is None or self.shows_values:
+            return issues
+        return [without_value(issue) for issue in issues]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -69,7 +96,13 @@ class BatchIssueSchema(Schema):
 
     row = fields.Integer(allow_none=True, metadata={"description": "row number as the spreadsheet shows it"})
     column = fields.String(metadata={"description": "the column's English key, empty for the row as a whole"})
-    value = fields.String(metadata={"description": "the value as typed, shortened; ID numbers masked"})
+    value = fields.String(
+        metadata={
+            "description": "the value as typed, shortened; ID numbers masked. Only for users of the batch's agency "
+            "and the platform-office user who uploaded it: others get neither this field nor the values quoted "
+            "in the messages"
+        }
+    )
     code = fields.String()
     message_zh = fields.String()
     message_en = fields.String()
@@ -116,12 +149,11 @@ class BatchSchema(Schema):
     progress = fields.Nested(BatchProgressSchema)
     errors = fields.List(
         fields.Nested(BatchIssueSchema),
-        attribute="batch.errors",
         allow_none=True,
         metadata={"description": "the first 1,000 errors; the error workbook lists them all"},
     )
-    warnings = fields.List(fields.Nested(BatchIssueSchema), attribute="batch.warnings", allow_none=True)
-    failure = fields.String(attribute="batch.failure", metadata={"description": "why an unreadable file failed"})
+    warnings = fields.List(fields.Nested(BatchIssueSchema), allow_none=True)
+    failure = fields.String(metadata={"description": "why an unreadable file failed"})
     same_content_as = fields.Integer(
         attribute="batch.same_content_as_id",
         allow_none=True,

@@ -251,6 +251,165 @@ def test_a_truncated_container_is_a_clear_error(tmp_path: Path) -> None:
     assert "损坏" in caught.value.message_zh
 
 
+# --- the grid calamine allocates: one far cell must not cost 512 GiB ----------------------------
+
+_SHEETML = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def _hand_made_workbook(sheet: bytes, sheet_part: str = "xl/worksheets/sheet1.xml") -> bytes:
+    """The smallest workbook calamine opens, zipped by hand around ``sheet`` (no writer tidies it up)."""
+    relationships = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>'
+        ),
+        "_rels/.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{relationships}/officeDocument" Target="xl/workbook.xml"/>'
+            "</Relationships>"
+        ),
+        "xl/workbook.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{_SHEETML}" xmlns:r="{relationships}">'
+            '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{relationships}/worksheet" '
+            f'Target="{sheet_part.removeprefix("xl/")}"/></Relationships>'
+        ),
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+        archive.writestr(sheet_part, sheet)
+    return out.getvalue()
+
+
+def _sheet(cells: str, *, dimension: str = "", root: str = "") -> bytes:
+    head = f'<dimension ref="{dimension}"/>' if dimension else ""
+    return f'<worksheet xmlns="{_SHEETML}"{root}>{head}<sheetData>{cells}</sheetData></worksheet>'.encode()
+
+
+def _cell(ref: str, text: str = "x") -> str:
+    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+def test_a_far_cell_is_refused_by_the_precheck_before_calamine_allocates(tmp_path: Path) -> None:
+    # Opened as it is, calamine allocates A1:XFD1048576, 17 billion cells (512 GiB), and aborts the process.
+    data = _hand_made_workbook(_sheet(f'<row r="1">{_cell("A1")}</row><row r="1048576">{_cell("XFD1048576")}</row>'))
+    assert len(data) < 5_000
+    started = time.perf_counter()
+    with pytest.raises(UnsafeFile, match=r"1,048,576 rows × 16,384 columns") as caught:
+        precheck_xlsx(data)  # first, so that without the check this test fails rather than aborts
+    assert time.perf_counter() - started < 1.0
+    assert "工作表范围过大" in caught.value.message_zh and "最多 1100000 行、64 列" in caught.value.message_zh
+    path = _write(tmp_path, "far.xlsx", data)
+    with pytest.raises(UnsafeFile, match="the sheet spans"):
+        _read_upload(path)  # the upload path
+    with pytest.raises(UnsafeFile, match="the sheet spans"), open_table(path):  # the reference-import path
+        pass
+
+
+@pytest.mark.parametrize(
+    ("sheet", "why"),
+    [
+        (_sheet(_cell("XFD1048576")), "a single far cell"),
+        (_sheet(f'<row r="1">{_cell("A1")}{_cell("BM1")}</row>'), "65 columns"),
+        (_sheet(f'<row r="1">{_cell("A1")}</row><row r="1100001">{_cell("A1100001")}</row>'), "1,100,001 rows"),
+        (_sheet(f'<row r="1">{_cell("xfd1")}{_cell("a2000000")}</row>'), "lower-case references"),
+        (_sheet(_cell("A1"), dimension="A1:XFD1048576"), "the dimension alone"),
+        (_sheet(_cell("A123456789")), "a row number past eight digits"),
+        (_sheet(_cell("ABCDEF1")), "a column past four letters"),
+        # 19 columns (past max_cells // max_rows) by 1.1M rows is 20.9M cells: the exact last row is needed.
+        (_sheet(f'<row r="1">{_cell("S1")}</row><row r="1100000">{_cell("A1100000")}</row>'), "rows × columns"),
+        (_sheet('<x:row r="1"><x:c r="XFD1"/></x:row><x:row r="9"><x:c r="A999999"/></x:row>', root=""), "prefixed"),
+    ],
+)
+def test_sheets_past_the_grid_limits_are_refused(sheet: bytes, why: str) -> None:
+    with pytest.raises(UnsafeFile, match="the sheet spans"):
+        precheck_xlsx(_hand_made_workbook(sheet))
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        # calamine places a cell without ``r`` after the previous one: 20,000 of them in 3 KB and a
+        # later row 100,000 make a 64 GB grid without a single far reference.
+        '<row r="1">'
+        + '<c t="inlineStr"><is><t>x</t></is></c>' * 20_000
+        + f'</row><row r="100000">{_cell("A100000")}</row>',
+        f'<row r="1">{_cell("A1")}<c/><c/></row>',
+        '<row r="1"><c t="inlineStr" r="B1"><is><t>x</t></is></c></row>',
+        "<row r='1'><c r='A1' t='inlineStr'><is><t>x</t></is></c></row>",
+        '<x:row r="1"><x:c t="inlineStr"><x:is><x:t>x</x:t></x:is></x:c></x:row>',
+        # a comment is no row end to calamine: nothing is simulated, such cells are refused
+        f'<row r="1">{_cell("A1")}<!-- </row> --><c t="inlineStr"><is><t>y</t></is></c></row>',
+    ],
+)
+def test_cells_without_their_own_reference_are_refused(cells: str) -> None:
+    sheet = _sheet(cells, root=f' xmlns:x="{_SHEETML}"')
+    with pytest.raises(UnsafeFile, match="no position of its own") as caught:
+        precheck_xlsx(_hand_made_workbook(sheet))
+    assert "r 属性" in caught.value.message_zh
+
+
+def test_the_limits_admit_a_million_row_template_file() -> None:
+    """Corners of a 1,000,000-row, 12-column upload (header plus rows 2..1,000,001) pass; one more column fits too."""
+    corners = (
+        f'<row r="1">{_cell("A1")}{_cell("L1")}</row><row r="1000001">{_cell("A1000001")}{_cell("O1000001")}</row>'
+    )
+    info = precheck_xlsx(_hand_made_workbook(_sheet(corners, dimension="A1:O1000001")))
+    assert info.sheets == 1
+    wide_but_short = "".join(
+        f'<row r="{row}">{_cell("A" + str(row))}{_cell("BL" + str(row))}</row>' for row in (1, 5000)
+    )
+    precheck_xlsx(_hand_made_workbook(_sheet(wide_but_short, dimension="A1:BL5000")))  # 64 columns
+    prefixed = '<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>x</x:t></x:is></x:c></x:row>'
+    precheck_xlsx(_hand_made_workbook(_sheet(prefixed, root=f' xmlns:x="{_SHEETML}"')))  # the .NET SDK's spelling
+    with pytest.raises(UnsafeFile, match="at most 10 rows"):
+        precheck_xlsx(_hand_made_workbook(_sheet(_cell("A11"))), XlsxLimits(max_rows=10))
+
+
+def test_a_far_reference_cut_by_a_scan_chunk_boundary_is_found() -> None:
+    filler = random.Random(1).randbytes(1 << 19).hex()  # incompressible text in an ordinary cell
+    far, slot = 'c r="XFD1048576"', "{text}"
+    template = _sheet(f'<row r="1">{_cell("A1", slot)}</row><row r="2"><{far}/></row>').decode()
+    for cut in range(1, len(far)):
+        length = (1 << 20) - cut - template.index(far) + len(slot)
+        sheet = template.replace(slot, filler[:length]).encode()
+        assert sheet.index(far.encode()) == (1 << 20) - cut  # the scan reads 1 MiB chunks
+        with pytest.raises(UnsafeFile, match="the sheet spans"):
+            precheck_xlsx(_hand_made_workbook(sheet))
+    # the same for a cell without a reference, cut between "<c" and its ">"
+    template = _sheet(f'<row r="1">{_cell("A1", slot)}<c/></row>').decode()
+    for cut in (1, 2, 3):
+        length = (1 << 20) - cut - template.index("<c/>") + len(slot)
+        with pytest.raises(UnsafeFile, match="no position of its own"):
+            precheck_xlsx(_hand_made_workbook(template.replace(slot, filler[:length]).encode()))
+
+
+def test_a_utf16_sheet_is_looked_at_as_text() -> None:
+    sheet = _sheet(f'<row r="1">{_cell("A1")}{_cell("XFD1048576")}</row>').decode()
+    encoded = ('<?xml version="1.0" encoding="UTF-16"?>' + sheet).encode("utf-16")
+    with pytest.raises(UnsafeFile, match="the sheet spans"):
+        precheck_xlsx(_hand_made_workbook(encoded))
+
+
+def test_a_sheet_anywhere_in_the_container_is_looked_at() -> None:
+    """calamine follows the workbook's relationships, so a sheet outside xl/worksheets/ counts too."""
+    sheet = _sheet(f'<row r="1">{_cell("A1")}{_cell("XFD1048576")}</row>')
+    with pytest.raises(UnsafeFile, match="the sheet spans"):
+        precheck_xlsx(_hand_made_workbook(sheet, sheet_part="xl/media/notes.xml"))
+
+
 # --- I12: encodings -----------------------------------------------------------------------------
 
 ROWS = [good_row(0), good_row(1)]

@@ -10,19 +10,17 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0003'
-down_revision: str | None = '0002'
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('batches', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('rejected_rows', sa.Text(), nullable=False, server_default=''))
-
+    with op.batch_alter_table("batches", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("rejected_rows", sa.Text(), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('batches', schema=None) as batch_op:
-        batch_op.drop_column('rejected_rows')
-
+    with op.batch_alter_table("batches", schema=None) as batch_op:
+        batch_op.drop_column("rejected_rows")

@@ -76,6 +76,9 @@ class AuditTag(enum.StrEnum):
     CLI_BATCH_ERROR_REPORT = "cli:batch:error_report"
     JOB_BATCH_VALIDATE = "job:batch:validate"
     JOB_BATCH_RECOVER = "job:batch:recover"
+    # warnings: evaluation runs
+    JOB_WARNINGS_EVALUATE = "job:warnings:evaluate"
+    CLI_WARNINGS_EVALUATE = "cli:warnings:evaluate"
     # jobs: scheduled work
     JOB_AUDIT_CHECKPOINT = "job:audit:checkpoint"
     JOB_KEYS_ROTATE = "job:keys:rotate"

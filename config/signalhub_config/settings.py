@@ -84,6 +84,9 @@ class Settings:
     # Red: hits from at least this many agencies, counting shared and public records only.
     red_min_agencies: int = 2
 
+    # Warnings: working days to acknowledge a warning, per level, "red=2,orange=3,yellow=5".
+    warning_ack_working_days: str = "red=2,orange=3,yellow=5"
+
     # Double random draws: default share of targets per warning stratum, "red=1.0,orange=0.5,...".
     sampler_stratum_weights: str = "red=1.0,orange=0.5,yellow=0.2,none=0.03"
     # Double random draws: minimum decimal digits of a public seed.
@@ -145,6 +148,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.instance_dir / 'signalhub.sqlite3'}"
+
+    @property
+    def acknowledge_days(self) -> dict[str, int]:
+        pairs = (item.split("=", 1) for item in self.warning_ack_working_days.split(",") if item.strip())
+        return {name.strip(): int(value) for name, value in pairs}
 
     @property
     def stratum_weights(self) -> dict[str, float]:

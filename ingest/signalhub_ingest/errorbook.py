@@ -16,7 +16,8 @@ tab or carriage return), so opening the report in Excel or WPS never runs what a
 and it was a number in the uploaded sheet.
 
 Row cells are the agency's own uploaded data (ID numbers included, so the liaison can correct
-them); the report is generated on demand for the owning agency and never stored.
+them); the report is generated on demand for the owning agency, or for the platform-office user
+who uploaded the batch on its behalf, and never stored (the web layer's ``may_see_values``).
 """
 
 from __future__ import annotations

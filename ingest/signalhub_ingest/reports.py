@@ -27,7 +27,6 @@ agency's reports do not exist. Every read and write is audited; services flush, 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import io
 import os
@@ -40,7 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import chinese_calendar
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -49,6 +47,11 @@ from signalhub_audit.services import Subject, record_event
 from signalhub_audit.tags import AuditTag
 from signalhub_platform.models import Actor, Agency, ReportKind, Role, TextReport
 from signalhub_platform.models.types import utcnow
+from signalhub_platform.workdays import (
+    CalendarUnavailableError,
+    working_days_after,
+    working_days_between,
+)
 
 # Article 14: "于十个工作日内上传至本平台".
 SPECIAL_REPORT_WORKING_DAYS = 10
@@ -83,19 +86,6 @@ OVERDUE = "overdue"
 
 
 # --- errors ----------------------------------------------------------------------------------
-
-
-class CalendarUnavailableError(ValueError):
-    """The official working-day calendar of ``year`` is not known to the installed package."""
-
-    def __init__(self, year: int, supported: range) -> None:
-        self.year = year
-        self.supported = supported
-        super().__init__(
-            f"the official working-day calendar for {year} is not available "
-            f"(chinesecalendar {chinese_calendar.__version__} covers {supported.start}-{supported.stop - 1}); "
-            "update the chinesecalendar package once the State Council has published it"
-        )
 
 
 class ReportError(Exception):
@@ -141,42 +131,6 @@ class ReportFileUnavailable(ReportError):
 
 
 # --- the calendar (pure) ---------------------------------------------------------------------
-
-
-@functools.cache
-def supported_years() -> range:
-    """The years the installed ``chinesecalendar`` has official data for (it refuses the others)."""
-    years = [day.year for day in chinese_calendar.holidays]
-    return range(min(years), max(years) + 1)
-
-
-def is_working_day(day: dt.date) -> bool:
-    """A working day of the official calendar: adjusted working weekends count, public holidays don't."""
-    years = supported_years()
-    if day.year not in years:
-        raise CalendarUnavailableError(day.year, years)
-    return bool(chinese_calendar.is_workday(day))
-
-
-def working_days_after(day: dt.date, n: int) -> dt.date:
-    """The n-th working day after ``day`` (``day`` itself never counts); ``day`` for n = 0."""
-    if n < 0:
-        raise ValueError("n must not be negative")
-    current, counted = day, 0
-    while counted < n:
-        current += dt.timedelta(days=1)
-        if is_working_day(current):
-            counted += 1
-    return current
-
-
-def working_days_between(start: dt.date, end: dt.date) -> int:
-    """Working days d with start < d <= end (0 when end is not after start)."""
-    count, current = 0, start
-    while current < end:
-        current += dt.timedelta(days=1)
-        count += is_working_day(current)
-    return count
 
 
 def special_due_on(end_on: dt.date) -> dt.date:

@@ -612,27 +612,39 @@ def without_value(issue: Mapping[str, Any]) -> dict[str, Any]:
     For the platform office looking at an agency's batch it did not upload: the row, the column,
     the code and the message stay; the value goes, and so does its quotation in the messages
     (``部门“…”不是本单位的部门``). A message that does not match its code's template (an older
-    wording) is replaced by the template with every placeholder withheld but the column.
+    wording) becomes the template with every placeholder withheld but the column. A problem
+    stored under a code of its own (``file``: a header problem or the reader's error) is
+    matched against every template that quotes; the reader's own messages quote no cell.
     """
     shown = {key: value for key, value in issue.items() if key != "value"}
     try:
-        code = IssueCode(str(issue.get("code", "")))
-    except ValueError:  # "file": the reader's own messages, which quote nothing from the cells
-        return shown
-    column = str(issue.get("column") or "")
-    spec = COLUMNS_BY_KEY.get(column)
-    for key, pattern, template in zip(("message_zh", "message_en"), _QUOTE_PATTERNS[code], MESSAGES[code], strict=True):
-        if pattern is None or key not in shown:
+        codes: tuple[IssueCode, ...] = (IssueCode(str(issue.get("code", ""))),)
+    except ValueError:
+        codes = _QUOTING_CODES
+    for index, key in enumerate(("message_zh", "message_en")):
+        if key not in shown:
             continue
         message = str(shown[key])
-        match = pattern.fullmatch(message)
-        if match:
-            shown[key] = message[: match.start(1)] + _WITHHELD + message[match.end(1) :]
+        for code in codes:
+            pattern = _QUOTE_PATTERNS[code][index]
+            match = pattern.fullmatch(message) if pattern is not None else None
+            if match:
+                shown[key] = message[: match.start(1)] + _WITHHELD + message[match.end(1) :]
+                break
         else:
-            names = {name[1:-1] for name in _PLACEHOLDER.findall(template)}
-            params = dict.fromkeys(names, _WITHHELD) | {"col_zh": spec.label_zh if spec else "", "col_en": column}
-            shown[key] = template.format(**params)
+            if len(codes) == 1 and _QUOTE_PATTERNS[codes[0]][index] is not None:
+                shown[key] = _withheld_template(codes[0], index, str(issue.get("column") or ""))
     return shown
+
+
+_QUOTING_CODES = tuple(code for code in IssueCode if any(_QUOTE_PATTERNS[code]))
+
+
+def _withheld_template(code: IssueCode, index: int, column: str) -> str:
+    template = MESSAGES[code][index]
+    spec = COLUMNS_BY_KEY.get(column)
+    params = dict.fromkeys((name[1:-1] for name in _PLACEHOLDER.findall(template)), _WITHHELD)
+    return template.format(**params | {"col_zh": spec.label_zh if spec else "", "col_en": column})
 
 
 # --- the header --------------------------------------------------------------------------------

@@ -350,6 +350,10 @@ class RowValidator:
                     uscc_value, uscc_status = check.value, _USCC_STATUS[check.status]
                     if check.status is CheckStatus.NONSTANDARD:
                         issues.append(_nonstandard_issue(row_number, code, check))
+            # A person's ID number typed as the code (a sole trader's, say) passes both USCC checks
+            # one time in ~300 and would become an entity code, shown to everyone: refused as such.
+            if uscc_value is not None and code[:17].isdigit() and _standard_id_number(code, self.today):
+                issues.append(_id_in_text(row_number, "uscc", code))
 
         entity = _prose(entity_name)
         if len(entity) > 200:

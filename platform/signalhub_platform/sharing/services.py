@@ -2,6 +2,12 @@
 
 Every function here reads through ``visible_records`` and writes its audit event before
 returning anything: if the event cannot be written the caller gets an exception, not data.
+
+Entities from the business registry are public facts, shown to every signed-in user. An entity
+that is not in the registry was created from an agency's records (``is_in_registry`` false): its
+existence says that some agency holds a record on it, which may be private. It is shown only to a
+viewer who may see at least one of its current records, and to anyone else it is exactly a
+missing code (``entity_visible_to``).
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from signalhub_audit.services import record_event
@@ -19,7 +25,7 @@ from signalhub_platform.crypto import PersonalDataCipher
 from signalhub_platform.identifiers.normalise import CheckStatus
 from signalhub_platform.identifiers.resident_id import validate_id_number
 from signalhub_platform.models import Actor, Entity, EntityPersonRole, Person, Record, RecordStatus
-from signalhub_platform.models.visibility import visible_records
+from signalhub_platform.models.visibility import record_visible_to, visible_records
 
 SEARCH_LIMIT = 50
 # A typed query may be an ID number: mask any long digit run before it reaches the audit log.
@@ -49,6 +55,14 @@ class RecordView:
     history: list[Record]  # every version the viewer may see, oldest first
 
 
+def entity_visible_to(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition: may ``actor`` know that this entity exists (registry, or a record it may see)?"""
+    return or_(
+        Entity.is_in_registry,
+        exists().where(Record.entity_id == Entity.id, Record.is_current, record_visible_to(actor)),
+    )
+
+
 def search_entities(
     session: Session, actor: Actor, query: str, *, tag: AuditTag, limit: int = SEARCH_LIMIT
 ) -> list[Entity]:
@@ -66,7 +80,8 @@ def search_entities(
                     Entity.uscc == code,
                     Entity.uscc.startswith(code, autoescape=True),
                     Entity.name.like(like, escape="\\"),
-                )
+                ),
+                entity_visible_to(actor),
             )
             .order_by(Entity.uscc != code, Entity.name)
             .limit(limit)
@@ -135,9 +150,12 @@ def _redact_id_like(text: str) -> str:
 def get_entity_profile(
     session: Session, actor: Actor, uscc: str, *, tag: AuditTag, purpose: str = ""
 ) -> EntityProfile | None:
-    """Base data, responsible persons (masked) and the current records the viewer may see."""
+    """Base data, responsible persons (masked) and the current records the viewer may see.
+
+    None, audited alike, for an unknown code and for an entity the viewer may not know of.
+    """
     code = uscc.strip().upper()
-    entity = session.scalars(select(Entity).where(Entity.uscc == code)).first()
+    entity = session.scalars(select(Entity).where(Entity.uscc == code, entity_visible_to(actor))).first()
     if entity is None:
         record_event(
             session, tag, actor=actor, subjects=[("entity", code[:18])], data={"found": False, "purpose": purpose}

@@ -250,7 +250,7 @@ def upload_batch() -> Answer:
     except ingest.IngestError as exc:
         return error_document(exc.status_code, str(exc)), exc.status_code
     session.commit()
-    status = batches.batch_status(session, outcome.batch, is_duplicate=outcome.is_duplicate)
+    status = batches.batch_status(session, outcome.batch, actor, is_duplicate=outcome.is_duplicate)
     location = {"Location": url_for("api.get_batch", batch_id=outcome.batch.id)}
     return BatchUploadResultSchema().dump(status), 200 if outcome.is_duplicate else 202, location
 
@@ -259,11 +259,12 @@ def upload_batch() -> Answer:
 @api_auth_required
 def get_batch(batch_id: int) -> dict[str, Any]:
     session = db()
-    batch = batches.readable_batch(session, current_actor(), batch_id, tag=AuditTag.API_BATCH_READ)
+    actor = current_actor()
+    batch = batches.readable_batch(session, actor, batch_id, tag=AuditTag.API_BATCH_READ)
     session.commit()
     if batch is None:
         abort(404)
-    return BatchSchema().dump(batches.batch_status(session, batch))  # type: ignore[no-any-return]
+    return BatchSchema().dump(batches.batch_status(session, batch, actor))  # type: ignore[no-any-return]
 
 
 @bp.post("/batches/<int:batch_id>/commit")
@@ -290,7 +291,7 @@ def commit_batch(batch_id: int) -> Answer:
     session.commit()
     batch = session.get(Batch, batch_id, populate_existing=True)
     assert batch is not None
-    result = BatchCommitResultSchema().dump(batches.batch_status(session, batch)) | {"queued": not is_waiting}
+    result = BatchCommitResultSchema().dump(batches.batch_status(session, batch, actor)) | {"queued": not is_waiting}
     return result, 200 if is_waiting else 202, {"Location": url_for("api.get_batch", batch_id=batch_id)}
 
 
@@ -309,8 +310,8 @@ def _refusal_reason(exc: ingest.IngestError) -> dict[str, str]:
 def batch_error_report(batch_id: int) -> Response:
     session = db()
     actor = current_actor()
-    batch = batches.readable_batch(session, actor, batch_id, tag=AuditTag.API_BATCH_ERROR_REPORT)
-    session.commit()
+    batch = batches.readable_batch(session, actor, batch_id, tag=AuditTag.API_BATCH_ERROR_REPORT, needs_values=True)
+    session.commit()  # the refused attempt is audited too
     if batch is None or not batch.file_path or batch.state == BatchState.FAILED:
         abort(404)
     data = batches.error_workbook(session, batch)

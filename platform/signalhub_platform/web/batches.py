@@ -5,6 +5,11 @@ million rows); the pages here store the upload, queue the work, and show its pro
 do what is one rule, ``services.can_upload_for``: the agency's liaisons and admins, and the
 platform office on an agency's behalf. Anyone else gets a batch of another agency answered
 exactly like a missing one (404), and every read is audited.
+
+What the file holds (the error workbook, and the values quoted in the issues) is the agency's
+own data, private rows and ID numbers included: only the agency's users and the platform-office
+user who uploaded the batch see it (``may_see_values``). The rest of the platform office follows
+the batch through its counts and messages, and a workbook request from it is a 404.
 """
 
 from __future__ import annotations
@@ -108,22 +113,34 @@ def may_ingest(actor: Actor) -> bool:
     return not actor.is_public and actor.has_role(*INGEST_ROLES)
 
 
-def readable_batch(session: Session, actor: Actor, batch_id: int, *, tag: AuditTag) -> Batch | None:
+def may_see_values(actor: Actor, batch: Batch) -> bool:
+    """The uploaded cells: for the batch's agency, and for the platform-office user who uploaded it."""
+    if actor.is_public:
+        return False
+    return actor.agency_id == batch.agency_id or (actor.user_id is not None and actor.user_id == batch.uploaded_by_id)
+
+
+def readable_batch(
+    session: Session, actor: Actor, batch_id: int, *, tag: AuditTag, needs_values: bool = False
+) -> Batch | None:
     """The batch if the actor may see it, else None (another agency's batch looks like a missing one).
 
-    The attempt is audited either way; the caller commits.
+    ``needs_values``: the read returns the file's contents (the error workbook), so it also
+    needs ``may_see_values``; without it the batch is answered as missing too. The attempt is
+    audited either way; the caller commits.
     """
     batch = session.scalars(
         select(Batch).where(Batch.id == batch_id).options(joinedload(Batch.agency), joinedload(Batch.uploaded_by))
     ).first()
     is_visible = batch is not None and may_ingest(actor) and services.can_upload_for(actor, batch.agency)
-    record_event(
-        session,
-        tag,
-        actor=actor,
-        subjects=[("batch", batch_id)],
-        data={"state": batch.state.value} if is_visible and batch else {"is_denied": True},
-    )
+    data: dict[str, Any] = {"is_denied": True}
+    if is_visible and batch is not None:
+        if needs_values and not may_see_values(actor, batch):
+            is_visible = False
+            data["reason"] = "values_not_shown"  # the office may follow the batch, not read the agency's file
+        else:
+            data = {"state": batch.state.value}
+    record_event(session, tag, actor=actor, subjects=[("batch", batch_id)], data=data)
     return batch if is_visible else None
 
 
@@ -159,8 +176,14 @@ def is_commit_pending(session: Session, batch_id: int) -> bool:
     return any(int(payload.get("batch_id", 0)) == batch_id for payload in payloads)  # type: ignore[call-overload]
 
 
-def batch_status(session: Session, batch: Batch, *, is_duplicate: bool = False) -> BatchStatus:
-    return BatchStatus(batch, is_commit_pending=is_commit_pending(session, batch.id), is_duplicate=is_duplicate)
+def batch_status(session: Session, batch: Batch, actor: Actor, *, is_duplicate: bool = False) -> BatchStatus:
+    """The batch as ``actor`` is shown it (with or without the values, ``may_see_values``)."""
+    return BatchStatus(
+        batch,
+        is_commit_pending=is_commit_pending(session, batch.id),
+        is_duplicate=is_duplicate,
+        shows_values=may_see_values(actor, batch),
+    )
 
 
 class AgencyChoiceError(services.IngestError):
@@ -412,7 +435,7 @@ def _render_batch(
     session = db()
     actor = current_actor()
     batch = readable_batch(session, actor, batch_id, tag=AuditTag.WEB_BATCH_READ)
-    status_now = batch_status(session, batch) if batch is not None else None
+    status_now = batch_status(session, batch, actor) if batch is not None else None
     session.commit()  # the read (or the refused attempt) is audited
     if batch is None:
         abort(404)
@@ -436,8 +459,8 @@ def _refusal_message(exc: services.IngestError) -> str:
 @login_required
 def error_report(batch_id: int) -> ResponseReturnValue:
     session = db()
-    batch = readable_batch(session, current_actor(), batch_id, tag=AuditTag.WEB_BATCH_ERROR_REPORT)
-    session.commit()
+    batch = readable_batch(session, current_actor(), batch_id, tag=AuditTag.WEB_BATCH_ERROR_REPORT, needs_values=True)
+    session.commit()  # the refused attempt is audited too
     if batch is None or not batch.file_path or batch.state == BatchState.FAILED:
         abort(404)
     return attachment(error_workbook(session, batch), XLSX_MIMETYPE, error_filename(batch))

@@ -20,6 +20,7 @@ from signalhub_ingest.reports import (
     ReportForbidden,
     ReportNotFound,
 )
+from signalhub_platform import workdays
 from signalhub_platform.models import Actor, ReportKind, TextReport
 from tests.factories import make_agency
 from tests.integration.reports import files
@@ -125,7 +126,7 @@ def test_a_blank_name_is_refused(db_session: Session, district: District) -> Non
 
 
 def test_a_due_date_beyond_the_known_calendar_is_refused_with_its_year(db_session: Session, district: District) -> None:
-    last = reports.supported_years()[-1]
+    last = workdays.supported_years()[-1]
     seq = last_seq(db_session)
     with pytest.raises(ReportError) as caught:
         declare(db_session, district, end_on=dt.date(last, 12, 28))
@@ -322,7 +323,7 @@ def test_the_agency_list_shows_status_in_working_days(db_session: Session, distr
 
 
 def test_a_due_date_in_an_unpublished_year_shows_as_unknown(db_session: Session, district: District) -> None:
-    last = reports.supported_years()[-1]
+    last = workdays.supported_years()[-1]
     listing = reports.list_reports(
         db_session, Actor.for_user(district.liaison), agency_code="TAX", today=dt.date(last, 11, 27), tag=LIST
     )

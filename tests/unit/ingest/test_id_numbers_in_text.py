@@ -84,6 +84,18 @@ def test_text_without_a_valid_id_number_passes(typed: str) -> None:
     assert not has_id_number(typed)
 
 
+def test_an_id_number_that_passes_as_a_credit_code_is_refused_in_the_code_column() -> None:
+    """One valid ID number in ~300 has both USCC check characters right: it would become an entity code."""
+    number = "110108198604309913"
+    assert has_id_number(number)
+    row, issues = _validate(uscc=number)
+    assert row is None
+    [issue] = issues
+    assert (issue["column"], issue["code"]) == ("uscc", IssueCode.ID_NUMBER_IN_TEXT)
+    assert "统一社会信用代码中含有身份证号码" in str(issue["message_zh"])
+    _assert_masked(issues)
+
+
 def test_the_error_comes_with_the_other_errors_of_the_row() -> None:
     _, issues = _validate(description=f"当事人{ID_18}", entity_name=f"公司{ID_15}", occurred_on="2026-02-30")
     codes = sorted(str(issue["code"]) for issue in issues)

@@ -8,13 +8,10 @@ import datetime as dt
 import chinese_calendar
 import pytest
 
-from signalhub_ingest.reports import (
+from signalhub_ingest.reports import annual_due_on, owed_annual_years, special_due_on, submittable_annual_years
+from signalhub_platform.workdays import (
     CalendarUnavailableError,
-    annual_due_on,
     is_working_day,
-    owed_annual_years,
-    special_due_on,
-    submittable_annual_years,
     supported_years,
     working_days_after,
     working_days_between,

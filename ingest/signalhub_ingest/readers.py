@@ -529,10 +529,11 @@ class _Grid:
         window = self._overlap + (chunk if self._decoder is None else self._decoder.decode(chunk, is_last).encode())
         self._overlap = window[-_OVERLAP:]
         decided = len(window) if is_last else len(window) - _UNDECIDED
-        found = _CELL_WITHOUT_REFERENCE.search(window)
-        if not (found and found.start() < decided) and b":" in window and b":c" in window:
-            found = _PREFIXED_CELL_WITHOUT_REFERENCE.search(window) or _LONG_PREFIXED_CELL.search(window)
-        if found and found.start() < decided:
+        # Each search gives the leftmost match: one starting past ``decided`` means none before it.
+        patterns = [_CELL_WITHOUT_REFERENCE]
+        if b":" in window and b":c" in window:
+            patterns += (_PREFIXED_CELL_WITHOUT_REFERENCE, _LONG_PREFIXED_CELL)
+        if any((found := pattern.search(window)) and found.start() < decided for pattern in patterns):
             raise _unsafe(
                 "a cell has no position of its own (r attribute); open the file in Excel or WPS and save it again",
                 "有单元格缺少位置信息（r 属性），请用 Excel 或 WPS 打开后重新保存",

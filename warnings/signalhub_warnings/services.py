@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import false, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from signalhub_audit.services import record_event
@@ -153,34 +154,45 @@ def _silenced(session: Session, now: dt.datetime, evaluated: set[str] | None) ->
 
 def _known(session: Session, found: dict[Key, Candidate], evaluated: set[str] | None) -> list[Known]:
     """Active warnings of the evaluated subjects, plus the last closed warning of each found key."""
-    query = select(RiskWarning).where(RiskWarning.is_active)
-    if evaluated is not None:
-        query = query.where(RiskWarning.subject_key.in_(evaluated or {""}))
-    known = [_as_known(w) for w in session.scalars(query)]
+    columns = (RiskWarning.id, RiskWarning.subject_key, RiskWarning.scope_key, RiskWarning.level,
+               RiskWarning.rules, RiskWarning.evidence, RiskWarning.is_active)  # fmt: skip
+    known: list[Known] = []
+    if evaluated is None:
+        known.extend(_as_known(row) for row in session.execute(select(*columns).where(RiskWarning.is_active)))
+    else:
+        for chunk in _chunks(sorted(evaluated)):
+            query = select(*columns).where(RiskWarning.is_active, RiskWarning.subject_key.in_(chunk))
+            known.extend(_as_known(row) for row in session.execute(query))
     active_keys = {k.key for k in known}
     missing = {key for key in found if key not in active_keys}
-    if missing:
-        subjects = {subject for subject, _ in missing}
+    if not missing or not session.scalar(select(RiskWarning.id).where(RiskWarning.status == WarningStatus.CLOSED)):
+        return known
+    for chunk in _chunks(sorted({subject for subject, _ in missing})):
         last_closed = (
-            select(RiskWarning.subject_key, RiskWarning.scope_key, func.max(RiskWarning.id).label("id"))
-            .where(RiskWarning.status == WarningStatus.CLOSED, RiskWarning.subject_key.in_(subjects))
+            select(func.max(RiskWarning.id).label("id"))
+            .where(RiskWarning.status == WarningStatus.CLOSED, RiskWarning.subject_key.in_(chunk))
             .group_by(RiskWarning.subject_key, RiskWarning.scope_key)
-            .subquery()
         )
-        for warning in session.scalars(select(RiskWarning).join(last_closed, RiskWarning.id == last_closed.c.id)):
-            if (warning.subject_key, warning.scope_key) in missing:
-                known.append(_as_known(warning))
+        for row in session.execute(select(*columns).where(RiskWarning.id.in_(last_closed))):
+            if (row.subject_key, row.scope_key) in missing:
+                known.append(_as_known(row))
     return known
 
 
-def _as_known(warning: RiskWarning) -> Known:
+def _chunks(items: list[str], size: int = 1000) -> Iterable[list[str]]:
+    """IN lists stay far below SQLite's and PostgreSQL's bound-parameter limits."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _as_known(row: Any) -> Known:
     return Known(
-        id=warning.id,
-        key=(warning.subject_key, warning.scope_key),
-        level=warning.level,
-        rules=tuple(warning.rules or ()),
-        records=int((warning.evidence or {}).get("records", 0)),  # type: ignore[call-overload]
-        is_active=warning.is_active,
+        id=row.id,
+        key=(row.subject_key, row.scope_key),
+        level=WarningLevel(row.level),
+        rules=tuple(row.rules or ()),
+        records=int((row.evidence or {}).get("records", 0)),
+        is_active=bool(row.is_active),
     )
 
 
@@ -191,54 +203,61 @@ def _apply(
     session: Session, changes: Plan, rules: tuple[Rule, ...], *, acknowledge_days: dict[str, int], now: dt.datetime,
     actor: Actor,
 ) -> None:  # fmt: skip
+    """Write the plan with bulk statements: a first run may open tens of thousands of warnings."""
     today = beijing_today(now)
-    touched: list[tuple[RiskWarning, WarningEventKind]] = []
-    for candidate in changes.open:
-        subject, scope = candidate.key
-        warning = RiskWarning(
-            subject_type=SubjectType(candidate.subject_type),
-            subject_key=subject,
-            entity_id=candidate.subject_id if candidate.subject_type == "entity" else None,
-            person_id=candidate.subject_id if candidate.subject_type == "person" else None,
-            scope_key=scope,
-            scope_agency_id=candidate.scope_agency_id,
-            level=candidate.level,
-            rules=list(candidate.rules),
-            evidence=candidate.evidence,
-            status=WarningStatus.OPEN,
-            is_active=True,
-            opened_at=now,
-            level_changed_at=now,
-            acknowledge_due_on=_due(today, candidate.level, acknowledge_days),
-        )
-        session.add(warning)
-        touched.append((warning, WarningEventKind.OPENED))
-    session.flush()
-    by_id = {w.id: w for w in session.scalars(select(RiskWarning).where(
-        RiskWarning.id.in_([k.id for k, _, _ in changes.change] + [k.id for k in changes.clear] or [0])))}  # fmt: skip
+    events: list[dict[str, object]] = []
+    touched: list[tuple[str, str, int | None, int, WarningLevel, WarningEventKind]] = []
+
+    def event(warning_id: int, kind: WarningEventKind, level: WarningLevel, evidence: dict[str, object], *,
+              from_level: WarningLevel | None = None, status: WarningStatus = WarningStatus.OPEN,
+              from_status: WarningStatus | None = None) -> None:  # fmt: skip
+        events.append({"warning_id": warning_id, "kind": kind, "at": now, "actor": actor.name,
+                       "user_id": actor.user_id, "from_level": from_level.value if from_level else None,
+                       "to_level": level.value, "from_status": from_status.value if from_status else None,
+                       "to_status": status.value, "note": "", "evidence": evidence})  # fmt: skip
+
+    if changes.open:
+        rows = [
+            {
+                "subject_type": SubjectType(c.subject_type), "subject_key": c.key[0],
+                "entity_id": c.subject_id if c.subject_type == "entity" else None,
+                "person_id": c.subject_id if c.subject_type == "person" else None,
+                "scope_key": c.key[1], "scope_agency_id": c.scope_agency_id, "level": c.level,
+                "rules": list(c.rules), "evidence": c.evidence, "status": WarningStatus.OPEN, "is_active": True,
+                "note": "", "opened_at": now, "level_changed_at": now, "updated_at": now,
+                "acknowledge_due_on": _due(today, c.level, acknowledge_days),
+            }
+            for c in changes.open
+        ]  # fmt: skip
+        ids = session.execute(insert(RiskWarning).returning(RiskWarning.id, sort_by_parameter_order=True), rows)
+        for candidate, warning_id in zip(changes.open, ids.scalars(), strict=True):
+            event(warning_id, WarningEventKind.OPENED, candidate.level, candidate.evidence)
+            touched.append((*candidate.key, candidate.scope_agency_id, warning_id, candidate.level,
+                            WarningEventKind.OPENED))  # fmt: skip
+    updates: list[dict[str, object]] = []
     for known, candidate, kind in changes.change:
-        warning = by_id[known.id]
-        previous = warning.level
-        warning.level = candidate.level
-        warning.rules = list(candidate.rules)
-        warning.evidence = candidate.evidence
+        update_row: dict[str, object] = {"id": known.id, "level": candidate.level, "rules": list(candidate.rules),
+                                         "evidence": candidate.evidence, "updated_at": now}  # fmt: skip
         if kind != WarningEventKind.EVIDENCE_CHANGED:
-            warning.level_changed_at = now
+            update_row["level_changed_at"] = now
+            touched.append((*known.key, candidate.scope_agency_id, known.id, candidate.level, kind))
         if kind == WarningEventKind.ESCALATED:
-            warning.acknowledge_due_on = _due(today, candidate.level, acknowledge_days)
-        touched.append((warning, kind))
-        session.add(_event(warning, kind, actor, now, from_level=previous))
+            update_row["acknowledge_due_on"] = _due(today, candidate.level, acknowledge_days)
+        updates.append(update_row)
+        event(known.id, kind, candidate.level, candidate.evidence, from_level=known.level)
     for known in changes.clear:
-        warning = by_id[known.id]
-        warning.status, warning.is_active, warning.cleared_at = WarningStatus.CLEARED, False, now
-        touched.append((warning, WarningEventKind.CLEARED))
-        session.add(_event(warning, WarningEventKind.CLEARED, actor, now, from_level=warning.level,
-                           from_status=None))  # fmt: skip
-    for warning, kind in touched:
-        if kind == WarningEventKind.OPENED:
-            session.add(_event(warning, kind, actor, now, from_level=None))
-    session.flush()
-    _notify_watchers(session, [(w, k) for w, k in touched if k != WarningEventKind.EVIDENCE_CHANGED], now)
+        updates.append({"id": known.id, "status": WarningStatus.CLEARED, "is_active": False, "cleared_at": now,
+                        "updated_at": now})  # fmt: skip
+        event(known.id, WarningEventKind.CLEARED, known.level, {"records": 0}, from_level=known.level,
+              status=WarningStatus.CLEARED)  # fmt: skip
+        scope_agency = None if known.key[1] == PLATFORM_SCOPE else int(known.key[1])
+        touched.append((*known.key, scope_agency, known.id, known.level, WarningEventKind.CLEARED))
+    # Rows of different shapes go in separate executemany groups (bulk UPDATE by primary key).
+    for shape in {tuple(sorted(row)) for row in updates}:
+        session.execute(update(RiskWarning), [row for row in updates if tuple(sorted(row)) == shape])
+    if events:
+        session.execute(insert(WarningEvent), events)
+    _notify_watchers(session, touched, now)
 
 
 def _due(today: dt.date, level: WarningLevel, acknowledge_days: dict[str, int]) -> dt.date | None:
@@ -246,51 +265,30 @@ def _due(today: dt.date, level: WarningLevel, acknowledge_days: dict[str, int]) 
     return None if days is None else working_days_after(today, days, strict=False)
 
 
-def _event(
-    warning: RiskWarning, kind: WarningEventKind, actor: Actor, now: dt.datetime, *, from_level: WarningLevel | None,
-    from_status: WarningStatus | None = None,
-) -> WarningEvent:  # fmt: skip
-    return WarningEvent(
-        warning_id=warning.id,
-        kind=kind,
-        at=now,
-        actor=actor.name,
-        user_id=actor.user_id,
-        from_level=from_level.value if from_level else None,
-        to_level=warning.level.value,
-        from_status=from_status.value if from_status else None,
-        to_status=warning.status.value,
-        evidence=dict(warning.evidence or {}),
-    )
-
-
-def _notify_watchers(session: Session, touched: list[tuple[RiskWarning, WarningEventKind]], now: dt.datetime) -> None:
+def _notify_watchers(
+    session: Session, touched: list[tuple[str, str, int | None, int, WarningLevel, WarningEventKind]],
+    now: dt.datetime,
+) -> None:  # fmt: skip
     """An inbox message per watcher who may see the warning (red: every member agency; else its own)."""
-    if not touched:
+    if not touched or session.scalar(select(Watch.id).limit(1)) is None:
         return
-    keys = {w.subject_key for w, _ in touched}
-    watchers = session.execute(
-        select(Watch.subject_key, User.id, User.agency_id).join(User, User.id == Watch.user_id)
-        .where(Watch.subject_key.in_(keys), User.is_active)
-    ).all()  # fmt: skip
-    if not watchers:
-        return
-    for warning, kind in touched:
-        for subject, user_id, agency_id in watchers:
-            if subject != warning.subject_key:
-                continue
-            if warning.scope_key != PLATFORM_SCOPE and agency_id != warning.scope_agency_id:
-                continue
-            session.add(
-                Message(
-                    recipient_user_id=user_id,
-                    title=f"{kind.value}:{warning.level.value}",
-                    body="",
-                    about_type="warning",
-                    about_ref=str(warning.id),
-                    created_at=now,
-                )
-            )
+    watchers: dict[str, list[tuple[int, int | None]]] = {}
+    for chunk in _chunks(sorted({subject for subject, *_ in touched})):
+        for subject, user_id, agency_id in session.execute(
+            select(Watch.subject_key, User.id, User.agency_id)
+            .join(User, User.id == Watch.user_id)
+            .where(Watch.subject_key.in_(chunk), User.is_active)
+        ):
+            watchers.setdefault(subject, []).append((user_id, agency_id))
+    messages = [
+        {"recipient_user_id": user_id, "title": f"{kind.value}:{level.value}", "body": "",
+         "about_type": "warning", "about_ref": str(warning_id), "created_at": now}
+        for subject, scope, scope_agency_id, warning_id, level, kind in touched
+        for user_id, agency_id in watchers.get(subject, ())
+        if scope == PLATFORM_SCOPE or agency_id == scope_agency_id
+    ]  # fmt: skip
+    if messages:
+        session.execute(insert(Message), messages)
 
 
 def visible_warnings_clause(actor: Actor) -> object:

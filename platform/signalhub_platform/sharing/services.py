@@ -63,6 +63,15 @@ def entity_visible_to(actor: Actor) -> ColumnElement[bool]:
     )
 
 
+def person_visible_to(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition: may ``actor`` know of this person? Persons from the registry (a role at an
+    entity) yes; a person first seen in an agency's records only if the actor may see such a record."""
+    return or_(
+        exists().where(EntityPersonRole.person_id == Person.id),
+        exists().where(Record.person_id == Person.id, Record.is_current, record_visible_to(actor)),
+    )
+
+
 def search_entities(
     session: Session, actor: Actor, query: str, *, tag: AuditTag, limit: int = SEARCH_LIMIT
 ) -> list[Entity]:
@@ -122,7 +131,11 @@ def search_persons(
     else:
         condition = Person.name == text
         data["name"] = text[:50]
-    persons = [] if condition is None else list(session.scalars(select(Person).where(condition).limit(limit)))
+    persons = (
+        []
+        if condition is None
+        else list(session.scalars(select(Person).where(condition, person_visible_to(actor)).limit(limit)))
+    )
     roles = (
         list(
             session.scalars(

@@ -206,3 +206,22 @@ def test_a_private_row_of_a_batch_creates_no_entity_others_can_find(
     _, found = _api(client, "/api/v1/entities?q=北京新设", world.tokens["mkt"])
     assert [e["uscc"] for e in found["results"]] == [open_]
     assert _api(client, f"/api/v1/entities/{secret}", world.tokens["tax"])[0] == 200
+
+
+def test_a_person_known_only_from_a_private_record_is_hidden_from_other_agencies(
+    db_session: Session, cipher: PersonalDataCipher
+) -> None:
+    from signalhub_audit.tags import AuditTag
+    from signalhub_platform.sharing.services import search_persons
+    from tests.factories import make_agency, make_person, make_record, make_user
+
+    owner, other = make_agency(db_session, "TAX"), make_agency(db_session, "MKT")
+    person = make_person(db_session, cipher, name="赵六")
+    make_record(db_session, owner, person=person, openness=Openness.PRIVATE)
+    as_owner = Actor.for_user(make_user(db_session, owner, Role.SUPERVISOR))
+    as_other = Actor.for_user(make_user(db_session, other, Role.SUPERVISOR))
+    tag = AuditTag.WEB_PERSON_SEARCH
+    assert [hit.person.id for hit in search_persons(db_session, as_owner, "赵六", cipher=cipher, tag=tag)] == [
+        person.id
+    ]
+    assert search_persons(db_session, as_other, "赵六", cipher=cipher, tag=tag) == []

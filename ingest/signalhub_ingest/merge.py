@@ -210,7 +210,6 @@ def merge_staged_rows(
             .outerjoin(entity, entity.c.uscc == _ROWS.c.uscc)
             .outerjoin(person, person.c.id_blind_index == _ROWS.c.person_blind_index)
             .where(in_batch, ~has_current, *extra)
-            .order_by(_ROWS.c.row_number)
         )
         return query
 

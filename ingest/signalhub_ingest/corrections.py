@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
+from signalhub_ingest.services import enqueue_evaluation
 from signalhub_ingest.staging import content_sha256
 from signalhub_platform.models import Actor, Entity, Person, Record, RecordKind, RecordStatus
 from signalhub_platform.models.visibility import can_manage_record, visible_records
@@ -120,6 +121,8 @@ def _new_version(
     new.content_sha256 = _content_of(session, new)
     session.add(new)
     session.flush()
+    # Both versions: the new one's hits replace the old one's (same subject, other date or class).
+    enqueue_evaluation(session, {"record_ids": [current.id, new.id]})
     return new
 
 

@@ -50,6 +50,7 @@ from signalhub_platform.models import (
     BatchRow,
     BatchState,
     Department,
+    Job,
     Record,
     RecordSource,
     Role,
@@ -67,6 +68,8 @@ _AGENCY_LOCK_BASE = 0x5167_4900_0000
 _PERIOD = re.compile(r"^(\d{4})Q([1-4])$")
 # States from which validation may (re)start.
 RESTARTABLE = (BatchState.UPLOADED, BatchState.VALIDATING, BatchState.FAILED)
+# The job kind of signalhub_warnings.jobs.evaluate_affected (a test keeps the two equal).
+EVALUATE_WARNINGS_JOB = "evaluate_warnings"
 
 Progress = Callable[[str, int], None]  # (phase, rows so far): phases "read", "validated", "committed"
 
@@ -442,8 +445,9 @@ def _fail_validation(factory: sessionmaker[Session], batch_id: int, *, actor: Ac
         batch = session.get(Batch, batch_id)
         assert batch is not None
         batch.state = BatchState.FAILED
-        batch.failure = "; ".join(str(p) for p in problems)[:500]
         batch.errors = [_problem_dict(p) for p in problems][:STORED_ISSUES]
+        # From the (already masked) messages, never a repr that could quote a cell of the file.
+        batch.failure = mask_id_like("; ".join(str(e["message_en"]) for e in batch.errors))[:500]
         batch.error_count = len(problems)
         record_event(
             session,
@@ -455,13 +459,22 @@ def _fail_validation(factory: sessionmaker[Session], batch_id: int, *, actor: Ac
     return batch
 
 
+_ID_LIKE = re.compile(r"[0-9]{14,17}[0-9Xx]")
+
+
+def mask_id_like(text: str) -> str:
+    """Belt and braces for free text bound for the audit log: mask anything shaped like an ID number."""
+    return _ID_LIKE.sub(lambda m: mask_id_number(m.group(0)), text)
+
+
 def _problem_dict(problem: object) -> dict[str, object]:
     if isinstance(problem, RowIssue):
         return _issue_dict(problem)
     zh = getattr(problem, "message_zh", None) or str(problem)
     en = getattr(problem, "message_en", None) or str(problem)
-    return {"row": None, "column": getattr(problem, "column", ""), "value": "", "code": "file",
-            "message_zh": zh, "message_en": en}  # fmt: skip
+    code = str(getattr(problem, "code", "") or "file")
+    return {"row": None, "column": getattr(problem, "column", ""), "value": "", "code": code,
+            "message_zh": mask_id_like(zh), "message_en": mask_id_like(en)}  # fmt: skip
 
 
 def _reset_validation(factory: sessionmaker[Session], batch_id: int) -> None:
@@ -548,6 +561,9 @@ def _ingest_in_transaction(
     except (ReaderError, HeaderError) as exc:
         session.rollback()
         return _fail_validation(factory, batch_id, actor=actor, problem=exc)
+    if is_postgresql(session):
+        # Temporary tables get no autovacuum statistics; without them the merge's joins plan badly.
+        session.execute(text(f"ANALYZE {TEMPORARY}"))
     refusal = _refusal(batch_id, run, accept_valid=accept_valid, confirm_nonstandard=confirm_nonstandard)
     if refusal is None and run.rows == 0:
         session.rollback()
@@ -722,6 +738,19 @@ def _mark_committed(
     batch.committing_since = None
     batch.committed_at = now
     session.flush()
+    if counts.inserted or counts.versioned:  # an all-unchanged batch changes no subject's hits
+        enqueue_evaluation(session, {"batch_id": batch.id})
+
+
+def enqueue_evaluation(session: Session, payload: dict[str, object]) -> Job:
+    """Ask the worker to re-evaluate the warnings of the subjects a commit touched.
+
+    Written in the committing transaction, so the job exists exactly when the records do. Ingest
+    may not import the warnings package: the job kind is its queue handler's name there."""
+    job = Job(kind=EVALUATE_WARNINGS_JOB, payload=payload, run_after=utcnow())
+    session.add(job)
+    session.flush()
+    return job
 
 
 def _commit_audit_data(batch: Batch, counts: MergeCounts, *, accept_valid: bool, confirmed: bool) -> dict[str, object]:

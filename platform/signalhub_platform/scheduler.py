@@ -14,7 +14,7 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
-from signalhub_config import KeyMaterial
+from signalhub_config import KeyMaterial, Settings
 
 JobFunction = Callable[..., object]
 
@@ -26,16 +26,27 @@ class PeriodicJob:
     cron: dict[str, str]  # APScheduler CronTrigger fields, Asia/Shanghai time
 
 
-def periodic_jobs(keys: KeyMaterial) -> list[PeriodicJob]:
+def periodic_jobs(keys: KeyMaterial, settings: Settings | None = None) -> list[PeriodicJob]:
     """Every periodic job of the platform: the one list."""
     from signalhub_audit.jobs import make_audit_checkpoint
     from signalhub_ingest.jobs import recover_batches
+    from signalhub_warnings.jobs import evaluate_all
+    from signalhub_warnings.rules import Thresholds
 
+    settings = settings or Settings.from_env()
     return [
         PeriodicJob(
             "audit_checkpoint", partial(make_audit_checkpoint, signing_key=keys.signing_key), {"minute": "*/30"}
         ),
         PeriodicJob("recover_batches", recover_batches, {"minute": "*/5"}),
+        # Records age out of the window with no commit to trigger it: a full run every night.
+        PeriodicJob(
+            "evaluate_warnings",
+            partial(
+                evaluate_all, thresholds=Thresholds.from_settings(settings), acknowledge_days=settings.acknowledge_days
+            ),
+            {"hour": "1", "minute": "30"},
+        ),
     ]
 
 

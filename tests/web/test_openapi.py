@@ -30,6 +30,7 @@ from signalhub_platform.worker import run_until_empty
 from tests.factories import make_agency, make_entity, make_record, make_token, make_user
 from tests.web.test_batches import NONSTANDARD_USCC, csv_file, record_row, valid_file
 from tests.web.test_pages import BASE
+from tests.web.test_warnings_queue import exercise_warning_api
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -118,7 +119,7 @@ def test_every_operation_answers_as_documented(
     # Every operation but the document itself refuses an anonymous caller, as documented.
     for path, method in OPERATIONS:
         if path != "/api/v1/openapi.json":
-            url = path.format(uscc=entity.uscc, record_id=record.id, batch_id=1)
+            url = path.format(uscc=entity.uscc, record_id=record.id, batch_id=1, warning_id=1)
             assert call(method, path, url, json={}).status_code == 401
 
     call("get", "/api/v1/openapi.json", "/api/v1/openapi.json")
@@ -168,3 +169,5 @@ def test_every_operation_answers_as_documented(
     second = upload(valid_file(1, start=350)).get_json()["id"]
     run_jobs()
     assert call("post", commit, f"{batches}/{second}/commit?wait=1", json={}, headers=auth).status_code == 200
+
+    exercise_warning_api(db_session, call)  # the warning queue, watch lists and the inbox

@@ -17,21 +17,41 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    BigInteger,
+    Column,
     ColumnElement,
+    Index,
+    Integer,
+    MetaData,
     Select,
+    String,
+    Table,
     and_,
     case,
+    cast,
     distinct,
     func,
+    insert,
+    literal,
+    null,
     or_,
     select,
+    text,
     union,
 )
 from sqlalchemy.orm import Session
 
-from signalhub_platform.models import EntityPersonRole, Record, RecordKind, RecordStatus, RiskLevel
+from signalhub_platform.models import (
+    PLATFORM_SCOPE,
+    EntityPersonRole,
+    Record,
+    RecordKind,
+    RecordStatus,
+    RiskLevel,
+    WarningLevel,
+)
 from signalhub_platform.models.visibility import OPEN_TO_MEMBERS
-from signalhub_warnings.rules import Metric, Rule, Scope, rules_for
+from signalhub_warnings.rules import LEVEL_ORDER, Metric, Rule, Scope, rules_for
 
 _R = Record.__table__
 _ROLES = EntityPersonRole.__table__
@@ -168,3 +188,100 @@ def aggregate(
             )
             for subject_id, agencies, count in session.execute(query):
                 yield Aggregate(subject_type, int(subject_id), None, {Metric.AGENCIES: int(agencies)}, int(count))
+
+
+# --- candidates kept inside the database (the applied evaluation) ----------------------------------
+
+CANDIDATES = "warning_candidates"
+
+
+def candidate_table(session: Session) -> Table:
+    """A per-transaction table of candidates; the applied evaluation diffs it with the warnings in SQL."""
+    table = Table(
+        CANDIDATES,
+        MetaData(),
+        Column("subject_type", String(16)),
+        Column("subject_id", BigInteger()),
+        Column("scope_agency_id", Integer()),
+        Column("subject_key", String(32)),
+        Column("scope_key", String(32)),
+        Column("level", String(16)),
+        Column("rule_codes", String(200)),
+        Column("departments", Integer()),
+        Column("high_risk", Integer()),
+        Column("agencies", Integer()),
+        Column("records", Integer()),
+        # The diff looks candidates up by key from every active warning: without this, quadratic.
+        Index(f"ix_{CANDIDATES}_key", "subject_key", "scope_key"),
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DROP",
+    )
+    table.create(session.connection(), checkfirst=True)
+    session.execute(table.delete())
+    return table
+
+
+def _verdict_columns(rules: tuple[Rule, ...], metrics: dict[Metric, ColumnElement[int]]) -> tuple[object, object]:
+    """The rules' level and rule codes as SQL, from the same Rule objects the explanation uses
+    (strongest level first, in the order the rules are declared — as ``rules.classify`` orders them)."""
+    usable = sorted((r for r in rules if r.metric in metrics), key=lambda r: -LEVEL_ORDER[r.level])
+    holds = {r.code: metrics[r.metric] >= r.threshold for r in usable}
+    levels: dict[WarningLevel, list[ColumnElement[bool]]] = {}
+    for rule in usable:
+        levels.setdefault(rule.level, []).append(holds[rule.code])
+    level = case(*((or_(*conditions), literal(level.value)) for level, conditions in levels.items()))
+    codes = literal("")
+    for rule in usable:
+        codes = codes + case((holds[rule.code], literal(rule.code + ",")), else_=literal(""))
+    return level, codes
+
+
+def insert_candidates(
+    session: Session,
+    table: Table,
+    rules: tuple[Rule, ...],
+    *,
+    as_of: dt.date,
+    window_days: int,
+    affected: Affected | None = None,
+) -> None:
+    """The four aggregations, classified in SQL, written into ``table`` (nothing leaves the database)."""
+    columns = [c.name for c in table.columns]
+    for subject_type, hits_query in (
+        ("entity", entity_hits(as_of, window_days, affected)),
+        ("person", person_hits(as_of, window_days, affected)),
+    ):
+        prefix = literal(f"{subject_type}:")
+        hits = hits_query.subquery()
+        metrics = _metric_columns(hits)
+        agency_rules = [r for r in rules_for(rules, Scope.AGENCY) if r.metric in metrics]
+        if agency_rules:
+            agency_metrics = {m: metrics[m] for m in (Metric.DEPARTMENTS, Metric.HIGH_RISK)}
+            level, codes = _verdict_columns(tuple(agency_rules), agency_metrics)  # type: ignore[arg-type]
+            select_ = (
+                select(
+                    literal(subject_type), hits.c.subject_id, hits.c.agency_id,
+                    prefix + cast(hits.c.subject_id, String), cast(hits.c.agency_id, String), level, codes,
+                    metrics[Metric.DEPARTMENTS], metrics[Metric.HIGH_RISK], literal(0), func.count(),
+                )
+                .group_by(hits.c.subject_id, hits.c.agency_id)
+                .having(or_(*(metrics[r.metric] >= r.threshold for r in agency_rules)))
+            )  # fmt: skip
+            session.execute(insert(table).from_select(columns, select_))
+        platform_rules = [r for r in rules_for(rules, Scope.PLATFORM) if r.metric in metrics]
+        if platform_rules:
+            open_hits = select(hits).where(hits.c.openness.in_([o.value for o in OPEN_TO_MEMBERS])).subquery()
+            open_metrics = _metric_columns(open_hits)
+            level, codes = _verdict_columns(tuple(platform_rules), {Metric.AGENCIES: open_metrics[Metric.AGENCIES]})
+            select_ = (
+                select(
+                    literal(subject_type), open_hits.c.subject_id, null(),
+                    prefix + cast(open_hits.c.subject_id, String), literal(PLATFORM_SCOPE), level, codes,
+                    literal(0), literal(0), open_metrics[Metric.AGENCIES], func.count(),
+                )
+                .group_by(open_hits.c.subject_id)
+                .having(or_(*(open_metrics[r.metric] >= r.threshold for r in platform_rules)))
+            )  # fmt: skip
+            session.execute(insert(table).from_select(columns, select_))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"ANALYZE {CANDIDATES}"))  # temporary tables get no autovacuum statistics

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import false, func, insert, or_, select, update
+from sqlalchemy import Table, false, func, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from signalhub_audit.services import record_event
@@ -38,20 +38,30 @@ from signalhub_platform.models import (
 )
 from signalhub_platform.models.types import beijing_today, utcnow
 from signalhub_platform.workdays import working_days_after
-from signalhub_warnings.aggregation import Affected, affected_entities, affected_persons, aggregate
+from signalhub_warnings.aggregation import (
+    Affected,
+    Aggregate,
+    affected_entities,
+    affected_persons,
+    aggregate,
+    candidate_table,
+    insert_candidates,
+)
 from signalhub_warnings.engine import Candidate, Key, Known, Plan, candidates, plan
-from signalhub_warnings.rules import Rule, Thresholds, build_rules
+from signalhub_warnings.rules import Metric, Rule, Thresholds, build_rules
 
 
 @dataclass
 class EvaluationResult:
     run_id: int | None
     as_of: dt.date
+    # A backtest (apply=False): every candidate. Applied: only the candidates that changed something.
     found: dict[Key, Candidate] = field(default_factory=dict)
     opened: int = 0
     escalated: int = 0
     de_escalated: int = 0
     cleared: int = 0
+    in_force: int = 0  # warnings that hold after the evaluation (of the evaluated subjects)
 
 
 def affected_by_records(record_ids: Iterable[int]) -> Affected:
@@ -81,20 +91,27 @@ def evaluate_warnings(
     as_of = as_of or beijing_today(now)
     rules = build_rules(thresholds)
     evaluated = _evaluated_subjects(session, affected)
-    found = candidates(
-        aggregate(session, rules, as_of=as_of, window_days=thresholds.window_days, affected=affected),
-        rules,
-        manual=_manual_flags(session, evaluated),
-        silenced=_silenced(session, now, evaluated),
-    )
+    manual = _manual_flags(session, evaluated)
+    silenced = _silenced(session, now, evaluated)
     if not apply:
-        return EvaluationResult(run_id=None, as_of=as_of, found=found)
-    changes = plan(found, _known(session, found, evaluated))
+        found = candidates(
+            aggregate(session, rules, as_of=as_of, window_days=thresholds.window_days, affected=affected),
+            rules,
+            manual=manual,
+            silenced=silenced,
+        )
+        return EvaluationResult(run_id=None, as_of=as_of, found=found, in_force=len(found))
+    # Applied: candidates stay in the database and only what differs from the warnings comes out.
+    table = candidate_table(session)
+    insert_candidates(session, table, rules, as_of=as_of, window_days=thresholds.window_days, affected=affected)
+    found, known, in_force = _differences(session, table, rules, manual=manual, silenced=silenced,
+                                          evaluated=evaluated)  # fmt: skip
+    changes = plan(found, known)
     run = EvaluationRun(kind="full" if affected is None else "incremental", as_of=as_of, started_at=now,
                         trigger=trigger[:64])  # fmt: skip
     session.add(run)
     _apply(session, changes, rules, acknowledge_days=acknowledge_days, now=now, actor=actor)
-    run.subjects = len(found)
+    run.subjects = in_force
     run.opened = len(changes.open)
     run.escalated = sum(kind == WarningEventKind.ESCALATED for _, _, kind in changes.change)
     run.de_escalated = sum(kind == WarningEventKind.DE_ESCALATED for _, _, kind in changes.change)
@@ -110,7 +127,9 @@ def evaluate_warnings(
               "opened": run.opened, "escalated": run.escalated, "de_escalated": run.de_escalated,
               "cleared": run.cleared},
     )  # fmt: skip
-    return EvaluationResult(run.id, as_of, found, run.opened, run.escalated, run.de_escalated, run.cleared)
+    return EvaluationResult(
+        run.id, as_of, found, run.opened, run.escalated, run.de_escalated, run.cleared, in_force=in_force
+    )
 
 
 # --- what to compare with --------------------------------------------------------------------------
@@ -152,48 +171,107 @@ def _silenced(session: Session, now: dt.datetime, evaluated: set[str] | None) ->
     return {key: frozenset(rules) for key, rules in result.items()}
 
 
-def _known(session: Session, found: dict[Key, Candidate], evaluated: set[str] | None) -> list[Known]:
-    """Active warnings of the evaluated subjects, plus the last closed warning of each found key."""
-    columns = (RiskWarning.id, RiskWarning.subject_key, RiskWarning.scope_key, RiskWarning.level,
-               RiskWarning.rules, RiskWarning.evidence, RiskWarning.is_active)  # fmt: skip
+def _differences(
+    session: Session,
+    table: Table,
+    rules: tuple[Rule, ...],
+    *,
+    manual: list[tuple[str, int, int]],
+    silenced: dict[Key, frozenset[str]],
+    evaluated: set[str] | None,
+) -> tuple[dict[Key, Candidate], list[Known], int]:
+    """Candidates that are new or differ from their active warning, the warnings they concern, the
+    active warnings that no longer hold, and the number of candidates in force.
+
+    Subjects with a manual flag or a snoozed rule (a handful) are classified in Python with the
+    same rules; everything else is compared in SQL on level, rule codes and record count.
+    """
+    c, w = table.c, RiskWarning
+    overrides = {(f"{t}:{i}", str(a)) for t, i, a in manual} | set(silenced)
+    override_subjects = sorted({subject for subject, _ in overrides})
+    same_key = (w.subject_key == c.subject_key) & (w.scope_key == c.scope_key)
+    not_overridden = ~c.subject_key.in_(override_subjects) if override_subjects else true()
+    differing = session.execute(
+        select(c, w.id.label("warning_id"), w.level.label("warning_level"), w.rules.label("warning_rules"),
+               w.record_count.label("warning_records"))
+        .select_from(table.outerjoin(w, same_key & w.is_active))
+        .where(not_overridden, (w.id.is_(None)) | (w.level != c.level) | (w.rule_codes != c.rule_codes)
+               | (w.record_count != c.records))
+    ).all()  # fmt: skip
+    found: dict[Key, Candidate] = {}
     known: list[Known] = []
-    if evaluated is None:
-        known.extend(_as_known(row) for row in session.execute(select(*columns).where(RiskWarning.is_active)))
-    else:
-        for chunk in _chunks(sorted(evaluated)):
-            query = select(*columns).where(RiskWarning.is_active, RiskWarning.subject_key.in_(chunk))
-            known.extend(_as_known(row) for row in session.execute(query))
-    active_keys = {k.key for k in known}
-    missing = {key for key in found if key not in active_keys}
-    if not missing or not session.scalar(select(RiskWarning.id).where(RiskWarning.status == WarningStatus.CLOSED)):
-        return known
+    for row in differing:
+        candidate = _candidate_from_row(row)
+        found[candidate.key] = candidate
+        if row.warning_id is not None:
+            known.append(Known(row.warning_id, candidate.key, WarningLevel(row.warning_level),
+                               tuple(row.warning_rules or ()), int(row.warning_records), True))  # fmt: skip
+    # Active warnings of evaluated subjects with no candidate any more: they clear.
+    gone = select(w.id, w.subject_key, w.scope_key, w.level, w.rules, w.record_count).where(
+        w.is_active, ~select(c.subject_key).where(same_key).exists()
+    )
+    if override_subjects:
+        gone = gone.where(~w.subject_key.in_(override_subjects))
+    for chunk in [None] if evaluated is None else list(_chunks(sorted(evaluated))):
+        query = gone if chunk is None else gone.where(w.subject_key.in_(chunk))
+        known.extend(Known(r.id, (r.subject_key, r.scope_key), WarningLevel(r.level), tuple(r.rules or ()),
+                           int(r.record_count), True) for r in session.execute(query))  # fmt: skip
+    in_force = int(session.scalar(select(func.count()).select_from(table).where(not_overridden)) or 0)
+    if override_subjects:
+        rows = session.execute(select(c).where(c.subject_key.in_(override_subjects))).all()
+        aggregates = [_aggregate_from_row(row) for row in rows]
+        overridden = candidates(aggregates, rules, manual=manual, silenced=silenced)
+        found.update(overridden)
+        in_force += len(overridden)
+        for row in session.execute(select(w.id, w.subject_key, w.scope_key, w.level, w.rules, w.record_count)
+                                   .where(w.is_active, w.subject_key.in_(override_subjects))):  # fmt: skip
+            known.append(Known(row.id, (row.subject_key, row.scope_key), WarningLevel(row.level),
+                               tuple(row.rules or ()), int(row.record_count), True))  # fmt: skip
+    known.extend(_last_closed(session, {key for key in found if key not in {k.key for k in known}}))
+    return found, known, in_force
+
+
+def _candidate_from_row(row: Any) -> Candidate:
+    metrics = {"departments": row.departments, "high_risk": row.high_risk} if row.scope_agency_id else {
+        "agencies": row.agencies}  # fmt: skip
+    return Candidate(row.subject_type, int(row.subject_id), row.scope_agency_id, WarningLevel(row.level),
+                     tuple(code for code in row.rule_codes.split(",") if code), metrics, int(row.records))  # fmt: skip
+
+
+def _aggregate_from_row(row: Any) -> Aggregate:
+    metrics = (
+        {Metric.DEPARTMENTS: int(row.departments), Metric.HIGH_RISK: int(row.high_risk)}
+        if row.scope_agency_id
+        else {Metric.AGENCIES: int(row.agencies)}
+    )
+    return Aggregate(row.subject_type, int(row.subject_id), row.scope_agency_id, metrics, int(row.records))
+
+
+def _last_closed(session: Session, missing: set[Key]) -> list[Known]:
+    """The last closed warning of each key about to open: closure holds until the condition is new."""
+    if not missing or session.scalar(select(RiskWarning.id).where(RiskWarning.status == WarningStatus.CLOSED)
+                                     .limit(1)) is None:  # fmt: skip
+        return []
+    columns = (RiskWarning.id, RiskWarning.subject_key, RiskWarning.scope_key, RiskWarning.level,
+               RiskWarning.rules, RiskWarning.record_count)  # fmt: skip
+    found: list[Known] = []
     for chunk in _chunks(sorted({subject for subject, _ in missing})):
         last_closed = (
-            select(func.max(RiskWarning.id).label("id"))
+            select(func.max(RiskWarning.id))
             .where(RiskWarning.status == WarningStatus.CLOSED, RiskWarning.subject_key.in_(chunk))
             .group_by(RiskWarning.subject_key, RiskWarning.scope_key)
         )
         for row in session.execute(select(*columns).where(RiskWarning.id.in_(last_closed))):
             if (row.subject_key, row.scope_key) in missing:
-                known.append(_as_known(row))
-    return known
+                found.append(Known(row.id, (row.subject_key, row.scope_key), WarningLevel(row.level),
+                                   tuple(row.rules or ()), int(row.record_count), False))  # fmt: skip
+    return found
 
 
 def _chunks(items: list[str], size: int = 1000) -> Iterable[list[str]]:
     """IN lists stay far below SQLite's and PostgreSQL's bound-parameter limits."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _as_known(row: Any) -> Known:
-    return Known(
-        id=row.id,
-        key=(row.subject_key, row.scope_key),
-        level=WarningLevel(row.level),
-        rules=tuple(row.rules or ()),
-        records=int((row.evidence or {}).get("records", 0)),
-        is_active=bool(row.is_active),
-    )
 
 
 # --- applying the plan ------------------------------------------------------------------------------
@@ -224,6 +302,7 @@ def _apply(
                 "person_id": c.subject_id if c.subject_type == "person" else None,
                 "scope_key": c.key[1], "scope_agency_id": c.scope_agency_id, "level": c.level,
                 "rules": list(c.rules), "evidence": c.evidence, "status": WarningStatus.OPEN, "is_active": True,
+                "rule_codes": _codes(c.rules), "record_count": c.records,
                 "note": "", "opened_at": now, "level_changed_at": now, "updated_at": now,
                 "acknowledge_due_on": _due(today, c.level, acknowledge_days),
             }
@@ -236,8 +315,10 @@ def _apply(
                             WarningEventKind.OPENED))  # fmt: skip
     updates: list[dict[str, object]] = []
     for known, candidate, kind in changes.change:
-        update_row: dict[str, object] = {"id": known.id, "level": candidate.level, "rules": list(candidate.rules),
-                                         "evidence": candidate.evidence, "updated_at": now}  # fmt: skip
+        update_row: dict[str, object] = {
+            "id": known.id, "level": candidate.level, "rules": list(candidate.rules), "evidence": candidate.evidence,
+            "updated_at": now, "rule_codes": _codes(candidate.rules), "record_count": candidate.records,
+        }  # fmt: skip
         if kind != WarningEventKind.EVIDENCE_CHANGED:
             update_row["level_changed_at"] = now
             touched.append((*known.key, candidate.scope_agency_id, known.id, candidate.level, kind))
@@ -258,6 +339,11 @@ def _apply(
     if events:
         session.execute(insert(WarningEvent), events)
     _notify_watchers(session, touched, now)
+
+
+def _codes(rules: tuple[str, ...]) -> str:
+    """As the SQL builds them (aggregation._verdict_columns): each code followed by a comma."""
+    return "".join(f"{code}," for code in rules)
 
 
 def _due(today: dt.date, level: WarningLevel, acknowledge_days: dict[str, int]) -> dt.date | None:

@@ -49,6 +49,7 @@ def _register() -> None:
         reports,
         users,
         validate,
+        warnings_cli,
         worker,
     )
 

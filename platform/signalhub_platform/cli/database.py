@@ -46,6 +46,8 @@ def serve(ctx: CliContext, host: str, port: int) -> None:
     from signalhub_platform.models import Actor
     from signalhub_platform.models.types import utcnow
     from signalhub_platform.worker import WorkerThread
+    from signalhub_warnings.jobs import queue_handlers as warnings_handlers
+    from signalhub_warnings.rules import Thresholds
 
     try:
         app = create_app(ctx.settings, session_factory=ctx.factory)
@@ -61,11 +63,16 @@ def serve(ctx: CliContext, host: str, port: int) -> None:
         click.echo(f"recovered interrupted batch commits: {', '.join(map(str, recovered))}")
     worker = WorkerThread(
         platform.session_factory,
-        queue_handlers(
-            cipher=platform.cipher,
-            instance_dir=ctx.settings.instance_dir,
-            bulk_cache_mb=ctx.settings.sqlite_bulk_cache_mb,
-        ),
+        {
+            **queue_handlers(
+                cipher=platform.cipher,
+                instance_dir=ctx.settings.instance_dir,
+                bulk_cache_mb=ctx.settings.sqlite_bulk_cache_mb,
+            ),
+            **warnings_handlers(
+                thresholds=Thresholds.from_settings(ctx.settings), acknowledge_days=ctx.settings.acknowledge_days
+            ),
+        },
     )
     worker.start()
     click.echo(f"signalhub on http://{host}:{port}/")

@@ -116,7 +116,20 @@ def ingest_command(
             summary | {"status": "rejected" if rejected else "validated"}, as_json, EXIT_REJECTED if rejected else 0
         )
     else:
+        _evaluate_queued(ctx)
         _finish(summary | {"status": "committed"}, as_json, 0)
+
+
+def _evaluate_queued(ctx: CliContext) -> None:
+    """No worker runs beside this command: evaluate the warnings the commit queued, here and now."""
+    from signalhub_platform.worker import run_until_empty
+    from signalhub_warnings.jobs import queue_handlers
+    from signalhub_warnings.rules import Thresholds
+
+    handlers = queue_handlers(
+        thresholds=Thresholds.from_settings(ctx.settings), acknowledge_days=ctx.settings.acknowledge_days
+    )
+    run_until_empty(ctx.session_factory, handlers)
 
 
 def _summary(factory: Any, batch_id: int, status: str) -> dict[str, Any]:

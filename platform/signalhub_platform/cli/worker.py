@@ -1,4 +1,5 @@
-"""``signalhub worker``: the production process that runs queued jobs (batch validation and commits).
+"""``signalhub worker``: the production process that runs queued jobs (batch validation and commits,
+incremental warning evaluations).
 
 Run one or more beside the web workers; they share the queue safely (PostgreSQL's SKIP LOCKED).
 SIGTERM lets the running job finish, then the process exits: a commit is one transaction, and
@@ -29,14 +30,21 @@ def worker(ctx: CliContext, poll: float, until_empty: bool) -> None:
     from signalhub_ingest.jobs import queue_handlers
     from signalhub_platform.crypto import PersonalDataCipher
     from signalhub_platform.worker import run_one, run_until_empty
+    from signalhub_warnings.jobs import queue_handlers as warnings_handlers
+    from signalhub_warnings.rules import Thresholds
 
     try:
         cipher = PersonalDataCipher(ctx.settings.load_keys())
     except MissingKeysError as exc:
         raise click.ClickException(str(exc)) from exc
-    handlers = queue_handlers(
-        cipher=cipher, instance_dir=ctx.settings.instance_dir, bulk_cache_mb=ctx.settings.sqlite_bulk_cache_mb
-    )
+    handlers = {
+        **queue_handlers(
+            cipher=cipher, instance_dir=ctx.settings.instance_dir, bulk_cache_mb=ctx.settings.sqlite_bulk_cache_mb
+        ),
+        **warnings_handlers(
+            thresholds=Thresholds.from_settings(ctx.settings), acknowledge_days=ctx.settings.acknowledge_days
+        ),
+    }
     factory = ctx.session_factory
     if until_empty:
         click.echo(f"ran {run_until_empty(factory, handlers)} jobs")

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
+from signalhub_config import Settings
 from signalhub_ingest.corrections import correct_record
 from signalhub_ingest.reference import import_agencies, import_registry
 from signalhub_platform.accounts import add_user, check_password_policy, hash_password
@@ -58,6 +59,8 @@ from signalhub_platform.models import (
     User,
 )
 from signalhub_platform.models.types import utcnow
+from signalhub_warnings.rules import Thresholds
+from signalhub_warnings.services import evaluate_warnings
 
 # 2016: the year of the district work plan the platform follows. Any seed gives a coherent district.
 DEFAULT_SEED = 2016
@@ -570,9 +573,13 @@ def load_demo(
     today: dt.date,
     seed: int = DEFAULT_SEED,
     entity_count: int = DEFAULT_ENTITIES,
+    thresholds: Thresholds | None = None,
+    acknowledge_days: Mapping[str, int] | None = None,
 ) -> DemoReport:
     """Load the demo district into an empty database; flushes, never commits.
 
+    Ends with a full evaluation of the warnings (default thresholds unless given), so the demo
+    opens with its yellow, orange and red warnings in place.
     Raises ``DatabaseNotEmpty`` (before writing anything) if agencies, entities or users exist.
     """
     counts = existing_data(session)
@@ -598,6 +605,17 @@ def load_demo(
         "corrections": len(plan.corrections),
         "batches": batches,
     }
+    # The corrections above queued incremental evaluations; this full run covers them too.
+    evaluation = evaluate_warnings(
+        session,
+        thresholds=thresholds or Thresholds(),
+        acknowledge_days=dict(acknowledge_days if acknowledge_days is not None else Settings().acknowledge_days),
+        actor=actor,
+        tag=AuditTag.CLI_WARNINGS_EVALUATE,
+        as_of=today,
+        trigger="demo",
+    )
+    result["warnings"] = evaluation.opened
     record_event(
         session,
         AuditTag.CLI_DEMO_LOAD,

@@ -64,6 +64,9 @@ class RiskWarning(Base):
             postgresql_where=text("is_active"),
         ),
         Index("ix_risk_warnings_queue", "is_active", "level", "opened_at"),
+        # Evaluations look warnings up by key from their candidates (a LEFT JOIN cannot use the
+        # partial unique index above on SQLite).
+        Index("ix_risk_warnings_subject_scope", "subject_key", "scope_key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -76,6 +79,9 @@ class RiskWarning(Base):
     level: Mapped[WarningLevel] = mapped_column(closed_vocabulary(WarningLevel, "warning_level"))
     rules: Mapped[list[str]] = mapped_column(JSON(), default=list)
     evidence: Mapped[dict[str, object]] = mapped_column(JSON(), default=dict)
+    # Plain copies of the rules and the record count, so an evaluation compares them in SQL.
+    rule_codes: Mapped[str] = mapped_column(String(200), default="")
+    record_count: Mapped[int] = mapped_column(default=0)
     status: Mapped[WarningStatus] = mapped_column(
         closed_vocabulary(WarningStatus, "warning_status"), default=WarningStatus.OPEN
     )

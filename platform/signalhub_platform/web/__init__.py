@@ -6,7 +6,20 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
-    from signalhub_platform.web import admin, api, auth, batches, errors, labels, main, openapi, reports, security
+    from signalhub_platform.web import (
+        admin,
+        api,
+        api_warnings,
+        auth,
+        batches,
+        errors,
+        labels,
+        main,
+        openapi,
+        reports,
+        security,
+        warnings_queue,
+    )
 
     security.init_app(app)
     errors.init_app(app)
@@ -18,3 +31,5 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(reports.bp)
     app.register_blueprint(batches.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(warnings_queue.bp)
+    app.register_blueprint(api_warnings.bp)

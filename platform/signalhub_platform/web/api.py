@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, request, url_for
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields
 
 from signalhub_audit.tags import AuditTag
 from signalhub_ingest import corrections
@@ -29,6 +29,7 @@ from signalhub_platform.web.batch_schemas import (
 )
 from signalhub_platform.web.context import current_actor, db, state
 from signalhub_platform.web.security import api_auth_required
+from signalhub_warnings import graph
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -66,16 +67,60 @@ def search_entities() -> dict[str, Any]:
     return {"results": EntitySummarySchema(many=True).dump(entities)}
 
 
+class EntityWarningSchema(Schema):
+    """One of the entity's own active warnings, as far as the caller may see it."""
+
+    id = fields.Integer()
+    level = fields.String(metadata={"enum": ["yellow", "orange", "red"]})
+    scope = fields.String(metadata={"description": "the agency's code, or platform (red)"})
+    status = fields.String()
+    rules = fields.List(fields.String())
+    record_count = fields.Integer(attribute="records")
+    opened_at = fields.DateTime()
+
+
+class EntityRefSchema(Schema):
+    uscc = fields.String()
+    name = fields.String()
+
+
+class ConnectingPersonSchema(Schema):
+    name = fields.String()
+    id_number_masked = fields.String(attribute="id_masked")
+    warning_levels = fields.List(fields.String(), metadata={"description": "the person's own, strongest first"})
+
+
+class LinkedEntitySchema(EntityRefSchema):
+    """An entity linked through shared responsible persons, with the warning levels the caller may see."""
+
+    hops = fields.Integer(metadata={"description": "1: shares a person; 2: through one more entity"})
+    is_current = fields.Boolean(metadata={"description": "false when the link is made of former roles only"})
+    persons = fields.List(fields.Nested(ConnectingPersonSchema))
+    via = fields.List(fields.Nested(EntityRefSchema), metadata={"description": "intermediate entities"})
+    warning_levels = fields.List(fields.String(), metadata={"description": "strongest first"})
+
+
+_WARNINGS_SCHEMA = EntityWarningSchema(many=True)
+_LINKED_SCHEMA = LinkedEntitySchema(many=True)
+
+
 @bp.get("/entities/<uscc>")
 @api_auth_required
 def get_entity(uscc: str) -> dict[str, Any]:
     session = db()
     actor = current_actor()
     profile = services.get_entity_profile(session, actor, uscc, tag=AuditTag.API_ENTITY_READ, purpose=_purpose())
-    session.commit()  # a lookup of an unknown code is audited too
     if profile is None:
+        session.commit()  # a lookup of an unknown code is audited too
         abort(404)
-    return entity_document(profile, is_public=actor.is_public)
+    # Composed here: the sharing layer may not import warnings (sibling layers).
+    linked = graph.linked_entities(session, actor, profile.entity.id, tag=AuditTag.API_ENTITY_LINKED)
+    session.commit()
+    return entity_document(profile, is_public=actor.is_public) | {
+        "warnings": _WARNINGS_SCHEMA.dump(linked.warnings),
+        "linked_entities": _LINKED_SCHEMA.dump(linked.links),
+        "linked_entities_truncated": linked.is_truncated,
+    }
 
 
 @bp.get("/records/<int:record_id>")

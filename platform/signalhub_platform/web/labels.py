@@ -40,6 +40,37 @@ LABELS = {
     "submitted": _l("Submitted"),
     "due": _l("Due"),
     "overdue": _l("Overdue"),
+    # warnings: levels, statuses, what happened to them, and their rules
+    "red": _l("Red"),
+    "orange": _l("Orange"),
+    "yellow": _l("Yellow"),
+    "open": _l("Open"),
+    "acknowledged": _l("Acknowledged"),
+    "in_disposal": _l("In disposal"),
+    "closed": _l("Closed"),
+    "cleared": _l("Cleared"),
+    "opened": _l("Raised"),
+    "escalated": _l("Escalated"),
+    "de_escalated": _l("De-escalated"),
+    "evidence_changed": _l("Evidence changed"),
+    "assigned": _l("Assigned"),
+    "disposal": _l("Measure recorded"),
+    "snoozed": _l("Rule snoozed"),
+    "feedback": _l("Feedback sent"),
+    "receipt": _l("Receipt recorded"),
+    "manual": _l("Marked by hand"),
+    "red_agencies": _l("Shared records from several agencies"),
+    "orange_departments": _l("Records from three or more departments"),
+    "yellow_departments": _l("Records from two or more departments"),
+    "yellow_high_risk": _l("Several records graded high risk"),
+}
+# A warning's measure (处置措施); "penalty" is also a record kind, so measures have their own names.
+MEASURE_LABELS = {
+    "inspection": _l("Inspection"),  # 检查
+    "caution": _l("Caution"),  # 警示
+    "penalty": _l("Administrative penalty"),  # 处罚
+    "interview": _l("Interview"),  # 约谈
+    "other": _l("Other measure"),
 }
 
 
@@ -48,7 +79,13 @@ def label(value: object) -> str:
     return str(LABELS.get(key, key))
 
 
+def measure_label(value: object) -> str:
+    key = str(getattr(value, "value", value))
+    return str(MEASURE_LABELS.get(key, key))
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(label, "label")
+    app.add_template_filter(measure_label, "measure_label")
     # base.html asks get_locale() for <html lang>; Flask-Babel 4 does not expose it to templates.
     app.jinja_env.globals["get_locale"] = get_locale

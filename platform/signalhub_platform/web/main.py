@@ -14,6 +14,7 @@ from signalhub_platform.models import Openness, RecordKind, RiskLevel
 from signalhub_platform.sharing import services
 from signalhub_platform.web.context import current_actor, db, state
 from signalhub_platform.web.sessions import login_required
+from signalhub_warnings import graph
 
 bp = Blueprint("main", __name__)
 
@@ -69,11 +70,15 @@ def search() -> str:
 @login_required
 def entity(uscc: str) -> str:
     session = db()
-    profile = services.get_entity_profile(session, current_actor(), uscc, tag=AuditTag.WEB_ENTITY_READ)
-    session.commit()  # a lookup of an unknown code is audited too
+    actor = current_actor()
+    profile = services.get_entity_profile(session, actor, uscc, tag=AuditTag.WEB_ENTITY_READ)
     if profile is None:
+        session.commit()  # a lookup of an unknown code is audited too
         abort(404)
-    return render_template("main/entity.html", profile=profile)
+    # Composed here: the sharing layer may not import warnings (sibling layers).
+    linked = graph.linked_entities(session, actor, profile.entity.id, tag=AuditTag.WEB_ENTITY_LINKED)
+    session.commit()
+    return render_template("main/entity.html", profile=profile, linked=linked)
 
 
 @bp.get("/records/<int:record_id>")

@@ -19,6 +19,23 @@ from marshmallow import Schema, fields
 from signalhub_ingest.schemas import RecordCorrectionSchema, RecordInputSchema, RecordWithdrawalSchema
 from signalhub_platform.models.types import beijing_today
 from signalhub_platform.sharing.schemas import EntitySchema, EntitySummarySchema, RecordSchema, RoleSchema
+from signalhub_platform.web.api import EntityWarningSchema, LinkedEntitySchema
+from signalhub_platform.web.api_warnings import (
+    ActionResultSchema,
+    AssignSchema,
+    CloseSchema,
+    DisposeSchema,
+    FeedbackSchema,
+    InboxSchema,
+    NoteSchema,
+    QueuePageSchema,
+    QueueQuerySchema,
+    SnoozeRequestSchema,
+    WarningDocumentSchema,
+    WatchListSchema,
+    WatchRequestSchema,
+    WatchResultSchema,
+)
 from signalhub_platform.web.batch_schemas import (
     BatchCommitResultSchema,
     BatchCommitSchema,
@@ -49,6 +66,11 @@ class EntityDocumentSchema(Schema):
         keys=fields.String(), values=fields.List(fields.Nested(RecordSchema)), required=True
     )
     record_count = fields.Integer(required=True)
+    warnings = fields.List(
+        fields.Nested(EntityWarningSchema), required=True, metadata={"description": "the entity's own, visible"}
+    )
+    linked_entities = fields.List(fields.Nested(LinkedEntitySchema), required=True)
+    linked_entities_truncated = fields.Boolean(required=True)
 
 
 class RecordDocumentSchema(Schema):
@@ -121,7 +143,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "responses": {"200": _json(EntitySearchResultSchema, "matching entities"), "401": UNAUTHORISED},
     },
     ("/api/v1/entities/{uscc}", "get"): {
-        "summary": "An entity's profile and the records the caller may see",
+        "summary": "An entity's profile, the records and warnings the caller may see, and its linked entities",
         "operationId": "getEntity",
         "parameters": [_path_id("uscc", "unified social credit code", "string"), *PURPOSE],
         "responses": {"200": _json(EntityDocumentSchema, "the profile"), "401": UNAUTHORISED, "404": NOT_FOUND},
@@ -243,6 +265,116 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         },
     },
 }
+
+
+# The warning queue, watch lists and the inbox (``api_warnings``).
+WARNING_ID = _path_id("warning_id", "the warning's id")
+_WARNING_ACTION_RESPONSES = {
+    "200": _json(ActionResultSchema, "done: the warning as it is now"),
+    "400": _error("invalid input; details.reason (or the field messages) say what"),
+    "401": UNAUTHORISED,
+    "403": _error("not a supervisor who may work this warning"),
+    "404": NOT_FOUND,
+    "409": _error("not possible in the warning's current status (details.reason says why)"),
+}
+_WATCH_SUBJECT = {"required": False, "content": {JSON: {"schema": WatchRequestSchema}}}
+
+
+def _warning_action(summary: str, operation_id: str, body: Any) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "operationId": operation_id,
+        "parameters": [WARNING_ID],
+        "requestBody": {"required": True, "content": {JSON: {"schema": body}}},
+        "responses": _WARNING_ACTION_RESPONSES,
+    }
+
+
+OPERATIONS.update(
+    {
+        ("/api/v1/warnings", "get"): {
+            "summary": "The warning queue: the warnings you may see, filtered, by level then age",
+            "operationId": "listWarnings",
+            "parameters": [{"in": "query", "schema": QueueQuerySchema}],
+            "responses": {
+                "200": _json(QueuePageSchema, "one page, with the counts per level"),
+                "400": _error("invalid filters"),
+                "401": UNAUTHORISED,
+            },
+        },
+        ("/api/v1/warnings/{warning_id}", "get"): {
+            "summary": "A warning explained: rules, agencies, the records you may see, history, receipts",
+            "operationId": "getWarning",
+            "parameters": [WARNING_ID],
+            "responses": {"200": _json(WarningDocumentSchema, "the warning"), "401": UNAUTHORISED, "404": NOT_FOUND},
+        },
+        ("/api/v1/warnings/{warning_id}/assign", "post"): _warning_action(
+            "Assign to yourself, a colleague, or the least-loaded supervisor", "assignWarning", AssignSchema
+        ),
+        ("/api/v1/warnings/{warning_id}/acknowledge", "post"): _warning_action(
+            "Acknowledge (open → acknowledged)", "acknowledgeWarning", NoteSchema
+        ),
+        ("/api/v1/warnings/{warning_id}/dispose", "post"): _warning_action(
+            "Record a measure (→ in_disposal)", "disposeWarning", DisposeSchema
+        ),
+        ("/api/v1/warnings/{warning_id}/close", "post"): _warning_action(
+            "Close with a note (in_disposal → closed)", "closeWarning", CloseSchema
+        ),
+        ("/api/v1/warnings/{warning_id}/snooze", "post"): _warning_action(
+            "Snooze one of its rules for the subject until a day (a false positive), with a reason",
+            "snoozeWarning",
+            SnoozeRequestSchema,
+        ),
+        ("/api/v1/warnings/{warning_id}/feedback", "post"): _warning_action(
+            "Send feedback to the source agencies", "sendWarningFeedback", FeedbackSchema
+        ),
+        ("/api/v1/warnings/{warning_id}/receipt", "post"): _warning_action(
+            "Red only: your agency acknowledges; the answer lists who has not yet", "recordWarningReceipt", NoteSchema
+        ),
+        ("/api/v1/watches", "get"): {
+            "summary": "Your watch list, with the warnings you may see on each subject",
+            "operationId": "listWatches",
+            "responses": {"200": _json(WatchListSchema, "the watch list"), "401": UNAUTHORISED},
+        },
+        ("/api/v1/watches", "post"): {
+            "summary": "Watch an entity or a person: warning changes reach your inbox",
+            "operationId": "addWatch",
+            "requestBody": {"required": True, "content": {JSON: {"schema": WatchRequestSchema}}},
+            "responses": {
+                "201": _json(WatchResultSchema, "watching"),
+                "400": _error("invalid subject"),
+                "401": UNAUTHORISED,
+                "404": NOT_FOUND,
+            },
+        },
+        ("/api/v1/watches", "delete"): {
+            "summary": "Stop watching a subject (in the body, or as query parameters)",
+            "operationId": "removeWatch",
+            "parameters": [{"in": "query", "schema": WatchRequestSchema}],
+            "requestBody": _WATCH_SUBJECT,
+            "responses": {
+                "200": _json(WatchResultSchema, "removed: false when you were not watching it"),
+                "400": _error("invalid subject"),
+                "401": UNAUTHORISED,
+                "404": NOT_FOUND,
+            },
+        },
+        ("/api/v1/inbox", "get"): {
+            "summary": "Your messages and your agency's, newest first, with the unread count",
+            "operationId": "getInbox",
+            "parameters": [
+                {
+                    "name": "unread",
+                    "in": "query",
+                    "required": False,
+                    "description": "1: unread messages only",
+                    "schema": {"type": "string", "enum": ["0", "1", "true", "false"]},
+                }
+            ],
+            "responses": {"200": _json(InboxSchema, "the inbox"), "401": UNAUTHORISED},
+        },
+    }
+)
 
 
 @functools.cache

@@ -98,7 +98,7 @@ def evaluate_command(ctx: CliContext, as_of: dt.datetime | None, as_json: bool) 
     summary = {
         "run_id": result.run_id,
         "as_of": result.as_of.isoformat(),
-        "warnings": len(result.found),
+        "warnings": result.in_force,
         "opened": result.opened,
         "escalated": result.escalated,
         "de_escalated": result.de_escalated,
@@ -108,7 +108,7 @@ def evaluate_command(ctx: CliContext, as_of: dt.datetime | None, as_json: bool) 
         click.echo(json.dumps(summary))
         return
     click.echo(
-        f"evaluation run {result.run_id} as of {result.as_of.isoformat()}: {len(result.found)} warnings in force; "
+        f"evaluation run {result.run_id} as of {result.as_of.isoformat()}: {result.in_force} warnings in force; "
         f"opened {result.opened}, escalated {result.escalated}, de-escalated {result.de_escalated}, "
         f"cleared {result.cleared}"
     )

@@ -127,6 +127,8 @@ def test_evaluate_applies_and_list_prints_the_documented_json(run: Run, world: W
     assert [row["level"] for row in rows] == sorted((row["level"] for row in rows),
                                                     key=["red", "orange", "yellow"].index)  # fmt: skip
     assert (world.old_co.uscc, "TAX") not in subjects  # aged out of today's window
+    summary = json.loads(run("warnings", "evaluate", "--json").stdout)
+    assert summary["warnings"] == len(rows) and summary["opened"] == 0  # a second run: all in force, none new
 
 
 def test_no_id_number_is_ever_printed(run: Run, world: World) -> None:

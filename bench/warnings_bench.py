@@ -66,7 +66,11 @@ def _load(database: Path) -> None:
     connection.executemany(
         "INSERT INTO entity_person_roles (entity_id, person_id, role, since, until) VALUES (?, ?,"
         " 'legal_representative', ?, NULL)",
-        ((1 + i % ENTITIES, 1 + rng.randrange(PERSONS), "2010-01-01") for i in range(ROLES)),
+        # An entity's second role starts later, so (entity, person, role, since) stays unique.
+        (
+            (1 + i % ENTITIES, 1 + rng.randrange(PERSONS), "2010-01-01" if i < ENTITIES else "2012-01-01")
+            for i in range(ROLES)
+        ),
     )
     start = AS_OF - dt.timedelta(days=2 * WINDOW)
 

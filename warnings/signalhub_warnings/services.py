@@ -10,6 +10,7 @@ those who may see that warning), one evaluation-run row and one audit event. Wit
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -227,7 +228,8 @@ def _differences(
                                    .where(w.is_active, w.subject_key.in_(override_subjects))):  # fmt: skip
             known.append(Known(row.id, (row.subject_key, row.scope_key), WarningLevel(row.level),
                                tuple(row.rules or ()), int(row.record_count), True))  # fmt: skip
-    known.extend(_last_closed(session, {key for key in found if key not in {k.key for k in known}}))
+    known_keys = {k.key for k in known}
+    known.extend(_last_closed(session, {key for key in found if key not in known_keys}))
     return found, known, in_force
 
 
@@ -346,9 +348,14 @@ def _codes(rules: tuple[str, ...]) -> str:
     return "".join(f"{code}," for code in rules)
 
 
+@functools.lru_cache(maxsize=64)
+def _due_on(today: dt.date, days: int) -> dt.date:
+    return working_days_after(today, days, strict=False)
+
+
 def _due(today: dt.date, level: WarningLevel, acknowledge_days: dict[str, int]) -> dt.date | None:
     days = acknowledge_days.get(level.value)
-    return None if days is None else working_days_after(today, days, strict=False)
+    return None if days is None else _due_on(today, days)
 
 
 def _notify_watchers(

@@ -580,15 +580,8 @@ def _ingest_in_transaction(
         session, batch_id=batch_id, agency_id=agency.id, source=batch.source, created_by_id=actor.user_id,
         now=now, staging=staging,
     )  # fmt: skip
-    _mark_committed(session, batch, counts, actor=actor, accept_valid=accept_valid, now=now)
-    record_event(
-        session,
-        _tag(channel, "commit"),
-        actor=actor,
-        subjects=[("batch", batch_id)],
-        data=_commit_audit_data(batch, counts, accept_valid=accept_valid,
-                                confirmed=confirm_nonstandard and batch.warning_count > 0),
-    )  # fmt: skip
+    _record_commit(session, batch, counts, actor=actor, channel=channel, accept_valid=accept_valid,
+                   confirm_nonstandard=confirm_nonstandard, now=now)  # fmt: skip
     return batch
 
 
@@ -647,15 +640,8 @@ def commit_batch(
                 # The staged rows are not the ones validated (e.g. validated in a transaction that
                 # staged nothing): refuse rather than commit a partial batch.
                 raise BatchConflict(f"batch {batch_id} has {counts.staged} staged rows, not {batch.valid_count}")
-            _mark_committed(session, batch, counts, actor=actor, accept_valid=accept_valid, now=now)
-            record_event(
-                session,
-                _tag(channel, "commit"),
-                actor=actor,
-                subjects=[("batch", batch_id)],
-                data=_commit_audit_data(batch, counts, accept_valid=accept_valid,
-                                        confirmed=confirm_nonstandard and batch.warning_count > 0),
-            )  # fmt: skip
+            _record_commit(session, batch, counts, actor=actor, channel=channel, accept_valid=accept_valid,
+                           confirm_nonstandard=confirm_nonstandard, now=now)  # fmt: skip
     except BaseException as exc:
         _release_failed_commit(factory, batch_id, actor=actor, channel=channel, previous=previous, error=exc)
         raise
@@ -751,6 +737,22 @@ def enqueue_evaluation(session: Session, payload: dict[str, object]) -> Job:
     session.add(job)
     session.flush()
     return job
+
+
+def _record_commit(
+    session: Session, batch: Batch, counts: MergeCounts, *, actor: Actor, channel: str, accept_valid: bool,
+    confirm_nonstandard: bool, now: dt.datetime,
+) -> None:  # fmt: skip
+    """The batch is committed: its counts, state and the one audit event that says so."""
+    _mark_committed(session, batch, counts, actor=actor, accept_valid=accept_valid, now=now)
+    record_event(
+        session,
+        _tag(channel, "commit"),
+        actor=actor,
+        subjects=[("batch", batch.id)],
+        data=_commit_audit_data(batch, counts, accept_valid=accept_valid,
+                                confirmed=confirm_nonstandard and batch.warning_count > 0),
+    )  # fmt: skip
 
 
 def _commit_audit_data(batch: Batch, counts: MergeCounts, *, accept_valid: bool, confirmed: bool) -> dict[str, object]:

@@ -217,11 +217,13 @@ def _differences(
         query = gone if chunk is None else gone.where(w.subject_key.in_(chunk))
         known.extend(Known(r.id, (r.subject_key, r.scope_key), WarningLevel(r.level), tuple(r.rules or ()),
                            int(r.record_count), True) for r in session.execute(query))  # fmt: skip
+    _end_closures(session, table, same_key, evaluated, override_subjects)
     in_force = int(session.scalar(select(func.count()).select_from(table).where(not_overridden)) or 0)
     if override_subjects:
         rows = session.execute(select(c).where(c.subject_key.in_(override_subjects))).all()
         aggregates = [_aggregate_from_row(row) for row in rows]
         overridden = candidates(aggregates, rules, manual=manual, silenced=silenced)
+        _end_closures_of(session, override_subjects, set(overridden))
         found.update(overridden)
         in_force += len(overridden)
         for row in session.execute(select(w.id, w.subject_key, w.scope_key, w.level, w.rules, w.record_count)
@@ -231,6 +233,34 @@ def _differences(
     known_keys = {k.key for k in known}
     known.extend(_last_closed(session, {key for key in found if key not in known_keys}))
     return found, known, in_force
+
+
+def _end_closures(
+    session: Session, table: Table, same_key: Any, evaluated: set[str] | None, override_subjects: list[str]
+) -> None:
+    """A closed warning holds back a reopening only while its condition lasts: once an evaluation
+    finds no candidate for its key, the closure has ended (``cleared_at``) and a later condition
+    opens a new warning. Subjects with manual flags or snoozes are ended in ``_end_closures_of``."""
+    w = RiskWarning
+    ending = (
+        update(w)
+        .where(w.status == WarningStatus.CLOSED, w.cleared_at.is_(None), ~select(table.c.subject_key).where(same_key)
+               .exists())
+        .values(cleared_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    if override_subjects:
+        ending = ending.where(~w.subject_key.in_(override_subjects))
+    for chunk in [None] if evaluated is None else list(_chunks(sorted(evaluated))):
+        session.execute(ending if chunk is None else ending.where(w.subject_key.in_(chunk)))
+
+
+def _end_closures_of(session: Session, subjects: list[str], holding: set[Key]) -> None:
+    w = RiskWarning
+    for row in session.execute(select(w.id, w.subject_key, w.scope_key).where(
+            w.status == WarningStatus.CLOSED, w.cleared_at.is_(None), w.subject_key.in_(subjects))):  # fmt: skip
+        if (row.subject_key, row.scope_key) not in holding:
+            session.execute(update(w).where(w.id == row.id).values(cleared_at=utcnow()))
 
 
 def _candidate_from_row(row: Any) -> Candidate:
@@ -260,7 +290,11 @@ def _last_closed(session: Session, missing: set[Key]) -> list[Known]:
     for chunk in _chunks(sorted({subject for subject, _ in missing})):
         last_closed = (
             select(func.max(RiskWarning.id))
-            .where(RiskWarning.status == WarningStatus.CLOSED, RiskWarning.subject_key.in_(chunk))
+            .where(
+                RiskWarning.status == WarningStatus.CLOSED,
+                RiskWarning.cleared_at.is_(None),
+                RiskWarning.subject_key.in_(chunk),
+            )
             .group_by(RiskWarning.subject_key, RiskWarning.scope_key)
         )
         for row in session.execute(select(*columns).where(RiskWarning.id.in_(last_closed))):

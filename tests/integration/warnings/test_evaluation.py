@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from signalhub_audit.tags import AuditTag
@@ -188,3 +188,35 @@ def test_closure_is_respected_until_the_condition_changes(db_session: Session, c
     evaluate(db_session)
     expected = {} if closed_then == "same" else {str(tax.id): WarningLevel.ORANGE}
     assert active(db_session, entity) == expected
+
+
+def test_a_closure_ends_with_its_condition_and_a_later_condition_opens_anew(db_session: Session) -> None:
+    tax = make_agency(db_session, "TAX", departments=3)
+    entity = make_entity(db_session)
+    for department in range(3):
+        record(db_session, tax, department, entity=entity, occurred_on=dt.date(2025, 12, 1))
+    evaluate(db_session)
+    warning = db_session.scalars(select(RiskWarning)).one()
+    warning.status, warning.is_active = WarningStatus.CLOSED, False
+    db_session.flush()
+    evaluate(db_session, as_of=dt.date(2027, 1, 5))  # the records have aged out: the closure ends
+    # A year later two departments raise a weaker, fresh condition: it opens a new warning.
+    record(db_session, tax, 0, entity=entity, occurred_on=dt.date(2027, 6, 1))
+    record(db_session, tax, 1, entity=entity, occurred_on=dt.date(2027, 6, 2))
+    evaluate(db_session, as_of=dt.date(2027, 6, 10))
+    assert active(db_session, entity) == {str(tax.id): WarningLevel.YELLOW}
+
+
+def test_a_backtest_leaves_live_warnings_and_their_history_alone(db_session: Session) -> None:
+    tax = make_agency(db_session, "TAX", departments=3)
+    entity = make_entity(db_session)
+    record(db_session, tax, 0, entity=entity)
+    record(db_session, tax, 1, entity=entity)
+    evaluate(db_session)
+    before = [(w.id, w.level, w.status, w.is_active) for w in db_session.scalars(select(RiskWarning))]
+    events = db_session.scalar(select(func.count()).select_from(WarningEvent))
+    result = evaluate(db_session, as_of=dt.date(2024, 1, 1), apply=False)  # nothing in that window
+    assert result.found == {}
+    db_session.expire_all()
+    assert [(w.id, w.level, w.status, w.is_active) for w in db_session.scalars(select(RiskWarning))] == before
+    assert db_session.scalar(select(func.count()).select_from(WarningEvent)) == events

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,10 +14,11 @@ from typing import Any
 import pytest
 from flask import Flask, render_template
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from signalhub_audit.tags import AuditTag
+from signalhub_platform.crypto import PersonalDataCipher
 from signalhub_platform.models import (
     Actor,
     Agency,
@@ -25,6 +27,8 @@ from signalhub_platform.models import (
     ManualFlag,
     Message,
     Openness,
+    Person,
+    Record,
     RiskLevel,
     RiskWarning,
     Role,
@@ -38,7 +42,7 @@ from signalhub_platform.models.types import beijing_today, utcnow
 from signalhub_warnings import queue
 from signalhub_warnings.rules import Thresholds
 from signalhub_warnings.services import evaluate_warnings
-from tests.factories import make_agency, make_entity, make_record, make_token, make_user
+from tests.factories import make_agency, make_entity, make_person, make_record, make_token, make_user
 from tests.web.test_pages import BASE, csrf_of, signed_in
 
 RECENT = beijing_today() - dt.timedelta(days=30)  # inside the window whatever today is
@@ -180,7 +184,8 @@ def test_the_explanation_page_shows_only_visible_records(app: Flask, db_session:
     html = page(signed_in(app, db_session, scene.tax_sup), f"/warnings/{scene.red.id}")
     records = re.findall(r'/records/(\d+)"', html)
     assert len(records) == 2  # TAX's shared and MKT's public record
-    assert "Agency MKT: 风险类 · 高 × 1" in html  # MKT's private record: agency, kind, level, count
+    # MKT's private record is no part of the red warning: not shown, not summarised, not counted
+    assert "市场内部线索" not in html and "您无权查看的监管信息" not in html and "× 1" not in html
     assert "2 个成员单位持有该主体的有条件开放或完全开放信息" in html
     as_mkt = page(signed_in(app, db_session, scene.mkt_sup), f"/warnings/{scene.red.id}")
     assert len(re.findall(r'/records/(\d+)"', as_mkt)) == 3 and "× 1" not in as_mkt
@@ -381,8 +386,10 @@ def test_the_api_works_the_queue_within_the_same_rules(client: FlaskClient, db_s
     assert [w["level"] for w in as_office["warnings"]] == ["red"] and as_office["counts"]["yellow"] == 1
 
     document = client.get(f"{BASE}/api/v1/warnings/{scene.red.id}", headers=tax).get_json()
-    assert [h["agency"] for h in document["explanation"]["hidden"]] == ["MKT"]
+    assert document["explanation"]["hidden"] == []  # MKT's private record is no part of red
+    private = db_session.scalars(select(Record.id).where(Record.description == "市场内部线索")).one()
     assert "市场内部线索" not in json.dumps(document, ensure_ascii=False)
+    assert private not in document["explanation"]["counted_record_ids"]
     assert document["pending_receipts"] == ["MKT", "TAX"] and "receipt" in document["actions"]
 
     base = f"{BASE}/api/v1/warnings/{scene.yellow.id}"
@@ -397,7 +404,8 @@ def test_the_api_works_the_queue_within_the_same_rules(client: FlaskClient, db_s
     assert receipt["pending_receipts"] == ["TAX"]
 
     watch = {"subject_type": "entity", "subject_id": scene.red_entity.id}
-    assert client.post(f"{BASE}/api/v1/watches", json=watch, headers=mkt).status_code == 201
+    answer = client.post(f"{BASE}/api/v1/watches", json=watch, headers=mkt)
+    assert answer.status_code == 201 and [w["id"] for w in answer.get_json()["watch"]["warnings"]] == [scene.red.id]
     assert [w["name"] for w in client.get(f"{BASE}/api/v1/watches", headers=mkt).get_json()["watches"]] == [
         scene.red_entity.name
     ]
@@ -409,6 +417,155 @@ def test_the_api_works_the_queue_within_the_same_rules(client: FlaskClient, db_s
     tags = set(db_session.scalars(select(AuditEvent.tag).where(AuditEvent.tag.like("api:%"))))
     assert {AuditTag.API_WARNING_LIST, AuditTag.API_WARNING_READ, AuditTag.API_WARNING_CLOSE, AuditTag.API_WATCH_ADD,
             AuditTag.API_WATCH_LIST, AuditTag.API_INBOX_READ, AuditTag.API_WARNING_RECEIPT} <= tags  # fmt: skip
+
+
+def test_the_warnings_a_watch_answers_with_are_an_audited_read(
+    client: FlaskClient, db_session: Session, scene: Scene
+) -> None:
+    mkt = api(make_token(db_session, scene.mkt_sup))
+    before = last_seq(db_session)
+    watch = {"subject_type": "entity", "subject_id": scene.red_entity.id}
+    answer = client.post(f"{BASE}/api/v1/watches", json=watch, headers=mkt)
+    assert answer.status_code == 201 and [w["id"] for w in answer.get_json()["watch"]["warnings"]] == [scene.red.id]
+    events = db_session.scalars(select(AuditEvent).where(AuditEvent.seq > before).order_by(AuditEvent.seq)).all()
+    assert {e.tag for e in events} == {AuditTag.API_WATCH_ADD}
+    payloads = [json.loads(e.payload) for e in events]
+    reads = [payload for payload in payloads if ["warning", str(scene.red.id)] in payload["subjects"]]
+    assert len(reads) == 1 and reads[0]["actor"] == scene.mkt_sup.username
+    assert reads[0]["data"] == {"subject": f"entity:{scene.red_entity.id}"}
+
+
+def _hidden_subjects(session: Session, scene: Scene, cipher: PersonalDataCipher) -> tuple[Person, Entity]:
+    """A person and an entity outside the registry known only from MKT's private records."""
+    person = make_person(session, cipher, name="暗访对象")
+    entity = make_entity(session, name="暗访页面测试餐饮有限公司", is_in_registry=False)
+    make_record(session, scene.mkt, person=person, openness=Openness.PRIVATE, occurred_on=RECENT)
+    make_record(session, scene.mkt, entity=entity, openness=Openness.PRIVATE, occurred_on=RECENT)
+    session.commit()
+    return person, entity
+
+
+def test_another_agency_cannot_watch_or_mark_a_subject_it_may_not_know_of(
+    app: Flask, db_session: Session, scene: Scene, cipher: PersonalDataCipher
+) -> None:
+    """A subject known only from MKT's private record answers TAX exactly like a missing one (no
+    name, no mask, no 201-versus-404 oracle), by form and by API, and every attempt is audited."""
+    person, entity = _hidden_subjects(db_session, scene, cipher)
+    web, admin = signed_in(app, db_session, scene.tax_sup), signed_in(app, db_session, scene.tax_admin)
+    client = app.test_client()
+    tax = api(make_token(db_session, scene.tax_sup))
+    before = last_seq(db_session)
+    watches = db_session.scalar(select(func.count()).select_from(Watch))
+
+    def by_form(**subject: str) -> tuple[int, str]:
+        response = post(web, "/watches", "/watches", **subject)
+        return response.status_code, response.get_data(as_text=True).replace(csrf_of(page(web, "/watches")), "")
+
+    def by_api(method: str, subject: dict[str, Any]) -> tuple[int, Any]:
+        response = client.open(f"{BASE}/api/v1/watches", method=method, json=subject, headers=tax)
+        return response.status_code, response.get_json()
+
+    def by_mark(uscc: str) -> tuple[int, bool]:
+        response = post(admin, "/warnings/marks", "/warnings/marks", uscc=uscc, reason="线索")
+        return response.status_code, "请选择市场主体或人员" in response.get_data(as_text=True)
+
+    hidden = [{"subject_type": "person", "subject_id": person.id}, {"subject_type": "entity", "subject_id": entity.id},
+              {"uscc": entity.uscc}]  # fmt: skip
+    missing = [{"subject_type": "person", "subject_id": person.id + 100_000},
+               {"subject_type": "entity", "subject_id": entity.id + 100_000},
+               {"uscc": "911101020000000000"}]  # fmt: skip
+    not_found = (404, {"error": {"code": 404, "message": "Not Found"}})
+    for secret, absent in zip(hidden, missing, strict=True):
+        form_secret = by_form(**{k: str(v) for k, v in secret.items()})
+        assert form_secret[0] == 404 and form_secret == by_form(**{k: str(v) for k, v in absent.items()})
+        for method in ("POST", "DELETE"):
+            assert by_api(method, secret) == by_api(method, absent) == not_found
+    assert by_mark(entity.uscc) == by_mark("911101020000000000") == (404, True)
+    assert db_session.scalar(select(func.count()).select_from(Watch)) == watches
+    assert db_session.scalar(select(func.count()).select_from(ManualFlag)) == 0
+    events = [(e.tag, json.loads(e.payload)["data"]) for e in db_session.scalars(
+        select(AuditEvent).where(AuditEvent.seq > before).order_by(AuditEvent.seq))]  # fmt: skip
+    refused = Counter(tag for tag, data in events if data.get("refused") == "not_found")
+    assert refused == {AuditTag.WEB_WATCH_ADD: 6, AuditTag.API_WATCH_ADD: 6, AuditTag.API_WATCH_REMOVE: 6,
+                       AuditTag.WEB_WARNING_MANUAL: 2}  # fmt: skip
+    assert "暗访" not in json.dumps([data for _, data in events], ensure_ascii=False)
+
+    mkt = signed_in(app, db_session, scene.mkt_sup)  # the owner watches its own subject
+    assert post(mkt, "/watches", "/watches", subject_type="person", subject_id=str(person.id)).status_code == 302
+    assert "暗访对象" in page(mkt, "/watches")
+
+
+def test_a_watch_on_a_subject_turned_hidden_can_still_be_removed(
+    app: Flask, db_session: Session, scene: Scene, cipher: PersonalDataCipher
+) -> None:
+    person = make_person(db_session, cipher, name="曾经共享的人")
+    record = make_record(db_session, scene.mkt, person=person, openness=Openness.SHARED, occurred_on=RECENT)
+    db_session.commit()
+    web = signed_in(app, db_session, scene.tax_sup)
+    assert post(web, "/watches", "/watches", subject_type="person", subject_id=str(person.id)).status_code == 302
+    assert "曾经共享的人" in page(web, "/watches")
+    record.openness = Openness.PRIVATE
+    db_session.commit()
+    html = page(web, "/watches")
+    assert "曾经共享的人" not in html and person.id_masked not in html and "您已无权查看的主体" in html
+    assert post(web, "/watches/remove", "/watches", subject_type="person", subject_id=str(person.id)).status_code == 302
+    assert db_session.scalar(select(func.count()).select_from(Watch)) == 0
+
+
+def test_only_the_platform_office_assigns_snoozes_or_closes_red_by_form_and_api(
+    app: Flask, client: FlaskClient, db_session: Session, scene: Scene
+) -> None:
+    red = f"/warnings/{scene.red.id}"
+    as_tax = page(signed_in(app, db_session, scene.tax_sup), red)
+    for step in ("acknowledge", "receipt", "feedback"):
+        assert f"{red}/{step}" in as_tax
+    for step in ("assign", "snooze", "close"):
+        assert f"{red}/{step}" not in as_tax  # no form the member agency may not use
+    tax, mkt = api(make_token(db_session, scene.tax_sup)), api(make_token(db_session, scene.mkt_sup))
+    office = api(make_token(db_session, scene.office))
+    base = f"{BASE}/api/v1/warnings/{scene.red.id}"
+    assert client.post(f"{base}/acknowledge", json={}, headers=mkt).status_code == 200
+    assert client.post(f"{base}/dispose", json={"measure": "inspection"}, headers=tax).status_code == 200
+    until = (beijing_today() + dt.timedelta(days=7)).isoformat()
+    for who in (tax, mkt):
+        for step, body in (("close", {"note": "本单位已处理"}), ("assign", {"to": "me"}),
+                           ("snooze", {"rule": "red_agencies", "until": until, "reason": "误报"})):  # fmt: skip
+            answer = client.post(f"{base}/{step}", json=body, headers=who)
+            assert answer.status_code == 403, step
+            assert answer.get_json()["error"]["details"] == {"reason": "not_permitted"}
+    assert "close" not in client.get(base, headers=tax).get_json()["actions"]
+    web = signed_in(app, db_session, scene.tax_sup)
+    refused = post(web, f"{red}/close", red, note="本单位已处理")
+    assert refused.status_code == 403 and "您无权进行此项操作" in refused.get_data(as_text=True)
+    db_session.refresh(scene.red)
+    assert (scene.red.status, scene.red.assignee_id) == (WarningStatus.IN_DISPOSAL, None)
+
+    as_office = page(signed_in(app, db_session, scene.office), red)
+    for step in ("assign", "snooze", "close"):
+        assert f"{red}/{step}" in as_office
+    assert 'value="auto"' not in as_office and f"({scene.mkt_sup.username} · Agency MKT)" in as_office
+    assert f"{red}/acknowledge" not in as_office and f"{red}/dispose" not in as_office
+    assigned = client.post(f"{base}/assign", json={"to": str(scene.mkt_sup.id)}, headers=office)
+    assert assigned.status_code == 200 and assigned.get_json()["warning"]["assignee"] == scene.mkt_sup.username
+    closed = client.post(f"{base}/close", json={"note": "联席会办公室办结"}, headers=office)
+    assert closed.status_code == 200 and closed.get_json()["warning"]["status"] == "closed"
+
+
+def test_acting_on_a_warning_cleared_meanwhile_is_409(
+    app: Flask, client: FlaskClient, db_session: Session, scene: Scene
+) -> None:
+    table = RiskWarning.__table__
+    db_session.execute(
+        update(table).where(table.c.id == scene.yellow.id).values(status=WarningStatus.CLEARED.value, is_active=False)
+    )
+    db_session.commit()
+    tax = api(make_token(db_session, scene.tax_sup))
+    answer = client.post(f"{BASE}/api/v1/warnings/{scene.yellow.id}/acknowledge", json={}, headers=tax)
+    assert answer.status_code == 409 and answer.get_json()["error"]["details"] == {"reason": "not_active"}
+    web = signed_in(app, db_session, scene.tax_sup)
+    here = f"/warnings/{scene.yellow.id}"
+    refused = post(web, f"{here}/assign", here, to="me")
+    assert refused.status_code == 409 and "该预警已不在处置中" in refused.get_data(as_text=True)
 
 
 # --- for the OpenAPI conformance test (tests/web/test_openapi.py) ------------------------------------

@@ -6,11 +6,13 @@
 
 ``cleared`` is not a supervisor's step: the evaluation sets it when the condition stops holding.
 Assigning, snoozing a rule, feedback to the source agencies and (red only) a member agency's
-receipt change no status. Who: supervisors of the scope agency for yellow and orange, supervisors
-of any member agency for red; the platform office reads red warnings but does not work them.
-Marking a subject yellow by hand is for an agency's admins. Services call ``check`` before they
-change anything; a refusal is an ``LifecycleError`` carrying a code, an English message and the
-HTTP status the web and the API answer with.
+receipt change no status. Who: supervisors of the scope agency take every step of a yellow or
+orange warning. A red warning is every member agency's, so no one agency decides it for the others:
+supervisors of any member agency acknowledge it, record their measures, send feedback and give
+their agency's receipt; only the platform office (its admins) assigns it, snoozes one of its rules
+or closes it (``RED_OFFICE_ACTIONS``). Marking a subject yellow by hand is for an agency's admins.
+Services call ``check`` before they change anything; a refusal is an ``LifecycleError`` carrying a
+code, an English message and the HTTP status the web and the API answer with.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class Action(enum.StrEnum):
     FEEDBACK = "feedback"
     RECEIPT = "receipt"  # red only: one per member agency concerned
 
+
+# A red warning is shared by every member agency: what would decide it for all of them is the
+# platform office's (a member agency acts on red through receipts, feedback and its own measures).
+RED_OFFICE_ACTIONS = frozenset({Action.ASSIGN, Action.SNOOZE, Action.CLOSE})
 
 # action → (the statuses it may start from, the status it leads to; None: the status stays)
 TRANSITIONS: dict[Action, tuple[frozenset[WarningStatus], WarningStatus | None]] = {
@@ -90,6 +96,7 @@ class WarningState:
     level: WarningLevel
     status: WarningStatus
     scope_agency_id: int | None  # None: the platform scope (red)
+    is_active: bool = True  # False once closed or cleared: nothing but feedback after the fact
 
     @property
     def is_red(self) -> bool:
@@ -107,8 +114,15 @@ def can_see(actor: Actor, scope_agency_id: int | None) -> bool:
     return actor.agency_id is not None and actor.agency_id == scope_agency_id
 
 
-def can_work(actor: Actor, state: WarningState) -> bool:
-    """Supervisors of the scope agency (yellow/orange), or of any member agency (red)."""
+def is_platform_office_admin(actor: Actor) -> bool:
+    return actor.is_platform_office and actor.has_role(Role.PLATFORM_ADMIN)
+
+
+def can_work(actor: Actor, state: WarningState, action: Action) -> bool:
+    """Yellow/orange: supervisors of the scope agency. Red: the platform office's admins assign,
+    snooze and close; supervisors of any member agency take the other steps."""
+    if state.is_red and action in RED_OFFICE_ACTIONS:
+        return is_platform_office_admin(actor)
     if not actor.is_member_agency_user or not actor.has_role(Role.SUPERVISOR):
         return False
     return state.is_red or actor.agency_id == state.scope_agency_id
@@ -124,6 +138,8 @@ def next_status(action: Action, state: WarningState) -> WarningStatus | None:
     sources, target = TRANSITIONS[action]
     if action == Action.RECEIPT and not state.is_red:
         raise NotAllowedNow("not_red", "receipts are for red warnings only")
+    if not state.is_active and action != Action.FEEDBACK:
+        raise NotAllowedNow("not_active", "the warning is no longer active (closed, or cleared by an evaluation)")
     if state.status not in sources:
         raise NotAllowedNow(
             "bad_transition", f"a warning that is {state.status.value} cannot take the action {action.value}"
@@ -135,13 +151,14 @@ def check(actor: Actor, action: Action, state: WarningState) -> WarningStatus | 
     """Raise unless ``actor`` may take ``action`` now; return the status it leads to (None: unchanged)."""
     if not can_see(actor, state.scope_agency_id):
         raise NotFound()
-    if not can_work(actor, state):
-        raise NotPermitted(
-            "not_permitted",
-            "only supervisors of a member agency work red warnings"
-            if state.is_red
-            else "only supervisors of the warning's agency work it",
-        )
+    if not can_work(actor, state, action):
+        if not state.is_red:
+            message = "only supervisors of the warning's agency work it"
+        elif action in RED_OFFICE_ACTIONS:
+            message = f"only the platform office may {action.value} a red warning"
+        else:
+            message = "only supervisors of a member agency work red warnings"
+        raise NotPermitted("not_permitted", message)
     return next_status(action, state)
 
 

@@ -6,7 +6,10 @@ so their events survive). Which warnings an actor sees is ``visible_warnings_cla
 member agency and the platform office; yellow/orange: their own agency; the platform office gets
 yellow/orange as counts only); a warning the actor may not see is refused exactly like a missing
 one. A warning's records are read through ``visible_records(actor)``, the one rule for records:
-what the viewer may not see is summarised as agency, count and level, never shown.
+what the viewer may not see is summarised as agency, count and level, never shown; another agency's
+private records are no part of a red warning at all. Entities and persons are looked up through
+``entity_visible_to``/``person_visible_to``: one the actor may not know of is a missing one.
+Changes lock the warning row and refuse one that is no longer active (``_workable``).
 """
 
 from __future__ import annotations
@@ -35,8 +38,6 @@ from signalhub_platform.models import (
     Message,
     Person,
     Record,
-    RecordKind,
-    RiskLevel,
     RiskWarning,
     Role,
     SubjectType,
@@ -51,7 +52,12 @@ from signalhub_platform.models import (
     Watch,
 )
 from signalhub_platform.models.types import BEIJING, beijing_today, utcnow
-from signalhub_platform.models.visibility import OPEN_TO_MEMBERS, visible_records
+from signalhub_platform.models.visibility import (
+    OPEN_TO_MEMBERS,
+    entity_visible_to,
+    person_visible_to,
+    visible_records,
+)
 from signalhub_warnings import lifecycle
 from signalhub_warnings.aggregation import Affected, entity_hits, person_hits, window
 from signalhub_warnings.lifecycle import (
@@ -112,42 +118,62 @@ def parse_subject_key(key: str) -> tuple[SubjectType, int]:
 
 
 def find_subject(
-    session: Session, *, subject_type: str | None = None, subject_id: int | None = None, uscc: str | None = None
+    session: Session,
+    actor: Actor,
+    *,
+    subject_type: str | None = None,
+    subject_id: int | None = None,
+    uscc: str | None = None,
+    tag: AuditTag,
+    action: str = "",
+    is_watched_enough: bool = False,
 ) -> Subject:
-    """An entity (by id or USCC) or a person (by id); ``NotFound`` when there is none."""
-    if uscc:
-        entity = session.scalars(select(Entity).where(Entity.uscc == uscc.strip().upper())).first()
-        if entity is None:
+    """An entity (by id or USCC) or a person (by id) that ``actor`` may know of (``entity_visible_to``,
+    ``person_visible_to``); ``NotFound`` when there is none or the actor may not know of it, the two
+    alike. A refused lookup is audited under the operation's ``tag``.
+
+    ``is_watched_enough`` (for unwatching): a subject the actor watches is found even when it is no
+    longer visible, so that a watch can always be removed; it tells the watcher nothing new."""
+    code = (uscc or "").strip().upper()
+    asked: dict[str, object] = {"uscc": code[:18]} if code else {"subject": f"{subject_type}:{subject_id}"}
+    with _refusals(session, actor, tag, action=action, data=asked):
+        if actor.is_public:
             raise NotFound()
-        return _entity_subject(entity)
-    try:
-        kind = SubjectType(subject_type or "")
-    except ValueError:
-        raise InvalidInput("bad_subject", "subject_type is entity or person") from None
-    if subject_id is None:
-        raise InvalidInput("bad_subject", "subject_id (or, for an entity, uscc) is required")
-    if kind == SubjectType.ENTITY:
-        entity = session.get(Entity, subject_id)
-        if entity is None:
+        if code:
+            kind, query = SubjectType.ENTITY, select(Entity).where(Entity.uscc == code)
+        else:
+            try:
+                kind = SubjectType(subject_type or "")
+            except ValueError:
+                raise InvalidInput("bad_subject", "subject_type is entity or person") from None
+            if subject_id is None:
+                raise InvalidInput("bad_subject", "subject_id (or, for an entity, uscc) is required")
+            model: type[Entity] | type[Person] = Entity if kind == SubjectType.ENTITY else Person
+            query = select(model).where(model.id == subject_id)
+        visible = entity_visible_to(actor) if kind == SubjectType.ENTITY else person_visible_to(actor)
+        found = session.scalars(query.where(visible)).first()
+        if found is None and is_watched_enough and actor.user_id is not None:
+            hidden = session.scalars(query).first()
+            if hidden is not None and _is_watching(session, actor, f"{kind.value}:{hidden.id}"):
+                found = hidden
+        if found is None:
             raise NotFound()
-        return _entity_subject(entity)
-    person = session.get(Person, subject_id)
-    if person is None:
-        raise NotFound()
-    return _person_subject(person)
+    return _entity_subject(found) if isinstance(found, Entity) else _person_subject(found)
 
 
-def _subjects(session: Session, keys: Sequence[str]) -> dict[str, Subject]:
+def _subjects(session: Session, actor: Actor, keys: Sequence[str]) -> dict[str, Subject]:
+    """The subjects behind ``keys`` that ``actor`` may know of (the others are simply absent)."""
     entity_ids, person_ids = set(), set()
     for key in keys:
         kind, number = parse_subject_key(key)
         (entity_ids if kind == SubjectType.ENTITY else person_ids).add(number)
     found: dict[str, Subject] = {}
     if entity_ids:
-        for entity in session.scalars(select(Entity).where(Entity.id.in_(entity_ids))):
+        query = select(Entity).where(Entity.id.in_(entity_ids), entity_visible_to(actor))
+        for entity in session.scalars(query):
             found[f"entity:{entity.id}"] = _entity_subject(entity)
     if person_ids:
-        for person in session.scalars(select(Person).where(Person.id.in_(person_ids))):
+        for person in session.scalars(select(Person).where(Person.id.in_(person_ids), person_visible_to(actor))):
             found[f"person:{person.id}"] = _person_subject(person)
     return found
 
@@ -389,13 +415,13 @@ class AgencyShare:
 
 @dataclass(frozen=True)
 class HiddenRecords:
-    """Records the viewer may not see: only their agency, how many, and their kind and risk level."""
+    """Records the viewer may not see: only their agency, how many, and the level of the warning they
+    count toward; never their kind, risk level, department or anything else of theirs."""
 
     agency_code: str
     agency_name: str
-    kind: RecordKind
-    risk_level: RiskLevel | None
     count: int
+    level: WarningLevel
 
 
 @dataclass(frozen=True)
@@ -436,7 +462,10 @@ class WarningDetail:
 
 
 def _state(warning: RiskWarning) -> WarningState:
-    return WarningState(level=warning.level, status=warning.status, scope_agency_id=warning.scope_agency_id)
+    return WarningState(
+        level=warning.level, status=warning.status, scope_agency_id=warning.scope_agency_id,
+        is_active=warning.is_active,
+    )  # fmt: skip
 
 
 def _load_visible(session: Session, actor: Actor, warning_id: int) -> RiskWarning | None:
@@ -449,12 +478,16 @@ def _load_visible(session: Session, actor: Actor, warning_id: int) -> RiskWarnin
     ).first()
 
 
-def _hits(warning: RiskWarning, as_of: dt.date, window_days: int) -> tuple[Select[Any], Select[Any]]:
-    """(the warning's hits, those its rules count) as selects of record ids, today, in the window.
+def _hits(
+    warning: RiskWarning, as_of: dt.date, window_days: int, viewer: Actor | None = None
+) -> tuple[Select[Any], Select[Any]]:
+    """(the warning's hits as ``viewer`` may know of them, those its rules count) as selects of record
+    ids, today, in the window.
 
     The hits are the aggregation's own (``entity_hits``/``person_hits``), narrowed to the subject: an
-    agency's warning takes that agency's hits; red takes every agency's and counts the shared and
-    public ones."""
+    agency's warning takes that agency's hits; red counts the shared and public ones, and shows no
+    private record but the viewer's own (another agency's private records never show in a red
+    warning, not even as a count: they are no part of it)."""
     if warning.subject_type == SubjectType.ENTITY:
         subject_id = warning.entity_id
         narrowed = Affected(select(Record.id).where(Record.entity_id == subject_id))
@@ -468,7 +501,11 @@ def _hits(warning: RiskWarning, as_of: dt.date, window_days: int) -> tuple[Selec
     if warning.scope_agency_id is not None:
         relevant = relevant.where(hits.c.agency_id == warning.scope_agency_id)
         return relevant, relevant
-    return relevant, relevant.where(hits.c.openness.in_([o.value for o in OPEN_TO_MEMBERS]))
+    is_open = hits.c.openness.in_([o.value for o in OPEN_TO_MEMBERS])
+    counted = relevant.where(is_open)
+    if viewer is not None and viewer.agency_id is not None:
+        return relevant.where(or_(is_open, hits.c.agency_id == viewer.agency_id)), counted
+    return counted, counted
 
 
 def _agency_shares(session: Session, counted: Select[Any]) -> list[AgencyShare]:
@@ -507,7 +544,7 @@ def get_warning(
     if warning is None:
         record_event(session, tag, actor=actor, subjects=[("warning", warning_id)], data={"found": False})
         return None
-    relevant, counted = _hits(warning, today, thresholds.window_days)
+    relevant, counted = _hits(warning, today, thresholds.window_days, actor)
     records = list(
         session.scalars(
             visible_records(actor)
@@ -522,13 +559,14 @@ def get_warning(
     )  # fmt: skip
     seen = visible_records(actor).with_only_columns(Record.id).where(Record.id.in_(relevant)).correlate(None)
     hidden = [
-        HiddenRecords(code, name, RecordKind(kind), RiskLevel(level) if level else None, int(count))
-        for code, name, kind, level, count in session.execute(
-            select(Agency.code, Agency.name, Record.kind, Record.risk_level, func.count())
+        HiddenRecords(code, name, int(count), warning.level)
+        for code, name, count in session.execute(
+            select(Agency.code, Agency.name, func.count())
+            .select_from(Record)
             .join(Agency, Agency.id == Record.agency_id)
             .where(Record.id.in_(relevant), Record.id.not_in(seen))
-            .group_by(Agency.code, Agency.name, Record.kind, Record.risk_level)
-            .order_by(Agency.code, Record.kind, Record.risk_level)
+            .group_by(Agency.code, Agency.name)
+            .order_by(Agency.code)
         )
     ]
     counted_ids = frozenset(session.scalars(counted))
@@ -555,6 +593,7 @@ def get_warning(
         .order_by(WarningSnooze.until)
     )
     is_red = warning.scope_agency_id is None
+    actions = lifecycle.allowed_actions(actor, _state(warning))
     detail = WarningDetail(
         warning=warning,
         subject=subject,
@@ -568,8 +607,8 @@ def get_warning(
         receipts=_receipt_lines(session, warning, {a.agency_id for a in agencies}) if is_red else [],
         snoozes=list(snoozes),
         manual_flags=_active_flags(session, warning),
-        actions=lifecycle.allowed_actions(actor, _state(warning)),
-        colleagues=_supervisors(session, actor.agency_id) if actor.agency_id is not None else [],
+        actions=actions,
+        colleagues=_assignable(session, actor, warning) if Action.ASSIGN in actions else [],
         is_watching=_is_watching(session, actor, warning.subject_key),
         is_overdue=lifecycle.is_overdue(warning.status, warning.acknowledged_at, warning.acknowledge_due_on, today),
         age_days=lifecycle.age_days(_opened_on(warning), today),
@@ -612,14 +651,25 @@ def _active_flags(session: Session, warning: RiskWarning) -> list[ManualFlag]:
 
 
 def _supervisors(session: Session, agency_id: int | None) -> list[User]:
+    """The active supervisors of an agency; with None, those of every member agency."""
+    agency = User.agency_id.is_not(None) if agency_id is None else User.agency_id == agency_id
     return list(
         session.scalars(
             select(User)
             .join(UserRole, UserRole.user_id == User.id)
-            .where(User.agency_id == agency_id, User.is_active, UserRole.role == Role.SUPERVISOR)
-            .order_by(User.username)
+            .where(agency, User.is_active, UserRole.role == Role.SUPERVISOR)
+            .order_by(User.agency_id, User.username)
         ).unique()
     )
+
+
+def _assignable(session: Session, actor: Actor, warning: RiskWarning) -> list[User]:
+    """Whom ``actor`` may assign the warning to (besides themselves): a yellow or orange warning, a
+    supervisor of its agency; a red one (the platform office assigns it), a supervisor of any member
+    agency."""
+    if warning.scope_agency_id is None:
+        return _supervisors(session, None)
+    return _supervisors(session, actor.agency_id) if actor.agency_id is not None else []
 
 
 def _is_watching(session: Session, actor: Actor, subject_key: str) -> bool:
@@ -669,7 +719,21 @@ def _audit_refusal(
 def _workable(
     session: Session, actor: Actor, warning_id: int, action: Action
 ) -> tuple[RiskWarning, WarningStatus | None]:
-    warning = _load_visible(session, actor, warning_id)
+    """The warning, locked for the change and read afresh, and the status ``action`` leads it to.
+
+    ``FOR UPDATE`` (PostgreSQL; SQLite writes one at a time anyway) holds an evaluation that would
+    change the warning until this change commits, or makes this one wait for the evaluation and
+    then see what it did: a warning it has meanwhile cleared (or a colleague closed) is refused
+    (409), never worked on stale data. ``populate_existing``: a copy already in the session is
+    overwritten with the row as locked."""
+    if actor.is_public:
+        raise NotFound()
+    warning = session.scalars(
+        select(RiskWarning)
+        .where(RiskWarning.id == warning_id, _visible(actor))
+        .with_for_update(of=RiskWarning)
+        .execution_options(populate_existing=True)
+    ).first()
     if warning is None:
         raise NotFound()
     return warning, lifecycle.check(actor, action, _state(warning))
@@ -744,12 +808,15 @@ def assign(
     now: dt.datetime | None = None,
 ) -> RiskWarning:  # fmt: skip
     """Assign to ``"me"``, to a colleague (a user id: a supervisor of the actor's agency), or ``"auto"``:
-    the supervisor of the actor's agency with the fewest active warnings (ties: the lowest id)."""
+    the supervisor of the actor's agency with the fewest active warnings (ties: the lowest id).
+
+    A red warning is assigned by the platform office only (``lifecycle.RED_OFFICE_ACTIONS``), to itself
+    or to a named supervisor of any member agency: one agency never takes it over for the others."""
     now = now or utcnow()
     with _refusals(session, actor, tag, warning_id=warning_id, action=Action.ASSIGN):
         warning, _ = _workable(session, actor, warning_id, Action.ASSIGN)
         note = lifecycle.clean_text(note, field="note", required=False)
-        how, assignee = _assignee(session, actor, to)
+        how, assignee = _assignee(session, actor, to, warning)
     previous = warning.assignee_id
     warning.assignee_id = assignee.id
     _record_step(
@@ -759,13 +826,15 @@ def assign(
     return warning
 
 
-def _assignee(session: Session, actor: Actor, to: str | int) -> tuple[str, User]:
+def _assignee(session: Session, actor: Actor, to: str | int, warning: RiskWarning) -> tuple[str, User]:
     if to == "me":
         user = session.get(User, actor.user_id) if actor.user_id is not None else None
         if user is None:
             raise NotPermitted("not_permitted", "only a signed-in user takes a warning")
         return "me", user
     if to == "auto":
+        if warning.scope_agency_id is None:
+            raise InvalidInput("red_needs_assignee", "a red warning is assigned to a named supervisor")
         user = least_loaded_supervisor(session, actor.agency_id)
         if user is None:
             raise NotAllowedNow("no_supervisor", "the agency has no active supervisor")
@@ -774,8 +843,10 @@ def _assignee(session: Session, actor: Actor, to: str | int) -> tuple[str, User]
         user_id = int(to)
     except (TypeError, ValueError):
         raise InvalidInput("bad_assignee", "assign to me, auto or a colleague's user id") from None
-    colleague = next((u for u in _supervisors(session, actor.agency_id) if u.id == user_id), None)
+    colleague = next((u for u in _assignable(session, actor, warning) if u.id == user_id), None)
     if colleague is None:
+        if warning.scope_agency_id is None:
+            raise InvalidInput("not_a_supervisor", "the assignee must be an active supervisor of a member agency")
         raise InvalidInput("not_a_colleague", "the assignee must be an active supervisor of your agency")
     return "colleague", colleague
 
@@ -1045,7 +1116,7 @@ def list_marks(session: Session, actor: Actor, *, tag: AuditTag) -> list[MarkVie
             .order_by(ManualFlag.created_at.desc(), ManualFlag.id.desc())
         )
     )
-    subjects = _subjects(session, [f.subject_key for f in flags])
+    subjects = _subjects(session, actor, [f.subject_key for f in flags])
     record_event(session, tag, actor=actor, subjects=[("manual_flag", f.id) for f in flags], data={"action": "list"})
     return [MarkView(f, subjects.get(f.subject_key)) for f in flags]
 
@@ -1100,7 +1171,7 @@ def list_watches(session: Session, actor: Actor, *, tag: AuditTag) -> list[Watch
             select(Watch).where(Watch.user_id == user_id).order_by(Watch.created_at.desc(), Watch.id.desc())
         )
     )
-    subjects = _subjects(session, [w.subject_key for w in rows])
+    subjects = _subjects(session, actor, [w.subject_key for w in rows])
     warnings: dict[str, list[RiskWarning]] = {}
     if rows:
         for warning in session.scalars(

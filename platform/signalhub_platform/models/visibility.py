@@ -9,6 +9,12 @@ Every read of records — pages, API, exports, CLI, statistics — starts from
 - the public sees ``public`` records only.
 
 A record the viewer may not see is treated exactly like a missing one.
+
+Entities and persons follow from it. An entity from the business registry, and a person holding a
+role at one, are public facts shown to every signed-in user; one created from an agency's records
+says that some agency holds a record on it (perhaps a private one), so only a viewer who may see
+one of its current records may know of it (``entity_visible_to``, ``person_visible_to``). To anyone
+else it is exactly a missing one.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from sqlalchemy.orm import aliased
 
 from signalhub_platform.models.actors import Actor
 from signalhub_platform.models.records import Openness, Record
+from signalhub_platform.models.registry import Entity, EntityPersonRole, Person
 
 OPEN_TO_MEMBERS = (Openness.SHARED, Openness.PUBLIC)
 
@@ -51,6 +58,23 @@ def visible_records(actor: Actor, *, current_only: bool = True) -> Select[tuple[
             current.is_current,
             record_visible_to(actor, current),  # type: ignore[arg-type]
         )
+    )
+
+
+def entity_visible_to(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition: may ``actor`` know that this entity exists (registry, or a record it may see)?"""
+    return or_(
+        Entity.is_in_registry,
+        exists().where(Record.entity_id == Entity.id, Record.is_current, record_visible_to(actor)),
+    )
+
+
+def person_visible_to(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition: may ``actor`` know of this person? Persons from the registry (a role at an
+    entity) yes; a person first seen in an agency's records only if the actor may see such a record."""
+    return or_(
+        exists().where(EntityPersonRole.person_id == Person.id),
+        exists().where(Record.person_id == Person.id, Record.is_current, record_visible_to(actor)),
     )
 
 

@@ -7,7 +7,7 @@ Entities from the business registry are public facts, shown to every signed-in u
 that is not in the registry was created from an agency's records (``is_in_registry`` false): its
 existence says that some agency holds a record on it, which may be private. It is shown only to a
 viewer who may see at least one of its current records, and to anyone else it is exactly a
-missing code (``entity_visible_to``).
+missing code (``entity_visible_to``, in ``models.visibility`` with the record rule).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from signalhub_audit.services import record_event
@@ -25,7 +25,7 @@ from signalhub_platform.crypto import PersonalDataCipher
 from signalhub_platform.identifiers.normalise import CheckStatus
 from signalhub_platform.identifiers.resident_id import validate_id_number
 from signalhub_platform.models import Actor, Entity, EntityPersonRole, Person, Record, RecordStatus
-from signalhub_platform.models.visibility import record_visible_to, visible_records
+from signalhub_platform.models.visibility import entity_visible_to, person_visible_to, visible_records
 
 SEARCH_LIMIT = 50
 # A typed query may be an ID number: mask any long digit run before it reaches the audit log.
@@ -53,23 +53,6 @@ class PersonHit:
 class RecordView:
     record: Record
     history: list[Record]  # every version the viewer may see, oldest first
-
-
-def entity_visible_to(actor: Actor) -> ColumnElement[bool]:
-    """SQL condition: may ``actor`` know that this entity exists (registry, or a record it may see)?"""
-    return or_(
-        Entity.is_in_registry,
-        exists().where(Record.entity_id == Entity.id, Record.is_current, record_visible_to(actor)),
-    )
-
-
-def person_visible_to(actor: Actor) -> ColumnElement[bool]:
-    """SQL condition: may ``actor`` know of this person? Persons from the registry (a role at an
-    entity) yes; a person first seen in an agency's records only if the actor may see such a record."""
-    return or_(
-        exists().where(EntityPersonRole.person_id == Person.id),
-        exists().where(Record.person_id == Person.id, Record.is_current, record_visible_to(actor)),
-    )
 
 
 def search_entities(

@@ -182,9 +182,8 @@ class AgencyShareSchema(Schema):
 class HiddenRecordsSchema(Schema):
     agency = fields.String(required=True, attribute="agency_code")
     agency_name = fields.String(required=True)
-    kind = fields.String(required=True)
-    risk_level = fields.String(allow_none=True, required=True)
     count = fields.Integer(required=True)
+    level = fields.String(required=True, metadata={"description": "the level of the warning they count toward"})
 
 
 class ExplanationSchema(Schema):
@@ -197,7 +196,7 @@ class ExplanationSchema(Schema):
     hidden = fields.List(
         fields.Nested(HiddenRecordsSchema),
         required=True,
-        metadata={"description": "records you may not see: agency, kind, risk level and count only"},
+        metadata={"description": "records you may not see: agency, count and level only"},
     )
 
 
@@ -556,14 +555,16 @@ def list_watches() -> Answer:
     return WatchListSchema().dump({"watches": [watch_data(w) for w in watched]}), 200
 
 
-def _watch_subject(session: Session) -> queue.Subject:
-    """From the JSON body or, for a DELETE without one, the query string."""
+def _watch_subject(session: Session, tag: AuditTag, action: str) -> queue.Subject:
+    """From the JSON body or, for a DELETE without one, the query string; a subject the caller may
+    not know of is a 404 like a missing one, audited under ``tag``."""
     body = request.get_json(silent=True)
     source = body if isinstance(body, dict) and body else {k: v for k, v in request.args.items() if v != ""}
     data = WatchRequestSchema().load(source)
     return queue.find_subject(
-        session, subject_type=data["subject_type"], subject_id=data["subject_id"], uscc=data["uscc"]
-    )
+        session, current_actor(), subject_type=data["subject_type"], subject_id=data["subject_id"],
+        uscc=data["uscc"], tag=tag, action=action, is_watched_enough=action == "unwatch",
+    )  # fmt: skip
 
 
 @bp.post("/watches")
@@ -571,9 +572,10 @@ def _watch_subject(session: Session) -> queue.Subject:
 def add_watch() -> Answer:
     session = db()
     try:
-        subject = _watch_subject(session)
+        subject = _watch_subject(session, AuditTag.API_WATCH_ADD, "watch")
         row = queue.watch(session, current_actor(), subject, tag=AuditTag.API_WATCH_ADD)
-        watched = queue.WatchedSubject(row, subject, queue.list_subject_warnings(session, current_actor(), subject.key))
+        warnings = queue.list_subject_warnings(session, current_actor(), subject.key, tag=AuditTag.API_WATCH_ADD)
+        watched = queue.WatchedSubject(row, subject, warnings)
     except ValidationError as exc:
         return _invalid(exc)
     except LifecycleError as exc:
@@ -587,7 +589,7 @@ def add_watch() -> Answer:
 def remove_watch() -> Answer:
     session = db()
     try:
-        subject = _watch_subject(session)
+        subject = _watch_subject(session, AuditTag.API_WATCH_REMOVE, "unwatch")
         removed = queue.unwatch(session, current_actor(), subject, tag=AuditTag.API_WATCH_REMOVE)
     except ValidationError as exc:
         return _invalid(exc)

@@ -48,6 +48,9 @@ MESSAGES = {
     "bad_date": _l("Enter the date as YYYY-MM-DD."),
     "bad_assignee": _l("Choose whom to assign the warning to."),
     "not_a_colleague": _l("The assignee must be an active supervisor of your agency."),
+    "not_a_supervisor": _l("The assignee must be an active supervisor of a member agency."),
+    "red_needs_assignee": _l("Choose the supervisor to whom the red warning is assigned."),
+    "not_active": _l("This warning is no longer active: it was closed or cleared in the meantime."),
     "no_supervisor": _l("Your agency has no active supervisor."),
     "not_a_source": _l("Feedback goes to the agencies holding the warning's records."),
     "not_concerned": _l("Your agency holds no shared or public records on this subject."),
@@ -282,7 +285,7 @@ def _render_marks(*, done: str = "", error: str = "", status: int = 200) -> Resp
 def mark() -> ResponseReturnValue:
     session = db()
     try:
-        subject = _subject_from_form(session)
+        subject = _subject_from_form(session, AuditTag.WEB_WARNING_MANUAL, "mark")
         queue.mark_by_hand(session, current_actor(), subject, reason=_form("reason"), tag=AuditTag.WEB_WARNING_MANUAL)
     except LifecycleError as exc:
         session.commit()
@@ -313,14 +316,22 @@ def lift(flag_id: int) -> ResponseReturnValue:
 # --- watch list ---------------------------------------------------------------------------------------
 
 
-def _subject_from_form(session: Session) -> queue.Subject:
+def _subject_from_form(
+    session: Session, tag: AuditTag, action: str, *, is_watched_enough: bool = False
+) -> queue.Subject:
+    """The form's subject as the user may know of it; a missing or hidden one is a refusal audited
+    under the operation's tag."""
     uscc = _form("uscc").strip()
     subject_id = _form("subject_id")
     return queue.find_subject(
         session,
+        current_actor(),
         subject_type=_form("subject_type") or None,
         subject_id=int(subject_id) if subject_id.isdigit() else None,
         uscc=uscc or None,
+        tag=tag,
+        action=action,
+        is_watched_enough=is_watched_enough,
     )
 
 
@@ -361,8 +372,9 @@ def unwatch() -> ResponseReturnValue:
 
 def _watch_change(operation: Callable[..., Any], tag: AuditTag, done: str) -> ResponseReturnValue:
     session = db()
+    removing = operation is queue.unwatch
     try:
-        subject = _subject_from_form(session)
+        subject = _subject_from_form(session, tag, "unwatch" if removing else "watch", is_watched_enough=removing)
         operation(session, current_actor(), subject, tag=tag)
     except LifecycleError as exc:
         session.commit()

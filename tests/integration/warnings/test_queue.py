@@ -3,16 +3,22 @@ auto-assignment, SLA, snoozes, red receipts, marks by hand, watch lists and the 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from signalhub_audit.tags import AuditTag
+from signalhub_platform.crypto import PersonalDataCipher
+from signalhub_platform.db import make_session_factory, transaction
 from signalhub_platform.models import (
     Actor,
     Agency,
@@ -21,21 +27,23 @@ from signalhub_platform.models import (
     Measure,
     Message,
     Openness,
+    Record,
     RiskLevel,
     RiskWarning,
     Role,
     User,
     WarningEvent,
     WarningLevel,
+    WarningSnooze,
     WarningStatus,
 )
 from signalhub_platform.models.types import beijing_today
 from signalhub_warnings import queue
-from signalhub_warnings.lifecycle import InvalidInput, NotAllowedNow, NotFound, NotPermitted
+from signalhub_warnings.lifecycle import Action, InvalidInput, NotAllowedNow, NotFound, NotPermitted
 from signalhub_warnings.queue import QueueFilters, ScopeFilter, Sort
 from signalhub_warnings.rules import Thresholds
 from signalhub_warnings.services import evaluate_warnings
-from tests.factories import make_agency, make_entity, make_record, make_user
+from tests.factories import make_agency, make_entity, make_person, make_record, make_user
 
 NOW = dt.datetime(2026, 11, 27, 2, 0, tzinfo=dt.UTC)
 THRESHOLDS = Thresholds()
@@ -181,6 +189,82 @@ def test_forbidden_transitions_change_nothing_and_are_audited(db_session: Sessio
         queue.close(db_session, actor(liaison), warning.id, note="x", tag=T.WEB_WARNING_CLOSE)
 
 
+def test_a_change_reads_the_warning_afresh_and_refuses_one_cleared_meanwhile(db_session: Session, scene: Scene) -> None:
+    warning = scene.yellow(db_session)  # this session holds a copy: open, active
+    table = RiskWarning.__table__
+    db_session.execute(  # an evaluation clears it meanwhile, past this session's copy
+        update(table).where(table.c.id == warning.id).values(status=WarningStatus.CLEARED.value, is_active=False)
+    )
+    assert warning.status == WarningStatus.OPEN  # stale
+    who = actor(scene.tax_sup)
+    for operation in (
+        lambda: queue.acknowledge(db_session, who, warning.id, tag=T.WEB_WARNING_ACKNOWLEDGE),
+        lambda: queue.assign(db_session, who, warning.id, to="me", tag=T.WEB_WARNING_ASSIGN),
+        lambda: queue.snooze(db_session, who, warning.id, rule="yellow_departments", until=dt.date(2026, 12, 30),
+                             reason="误报", tag=T.WEB_WARNING_SNOOZE, now=NOW),
+    ):  # fmt: skip
+        with pytest.raises(NotAllowedNow) as caught:
+            operation()
+        assert (caught.value.code, caught.value.status_code) == ("not_active", 409)
+    assert (warning.status, warning.is_active, warning.acknowledged_at, warning.assignee_id) == (
+        WarningStatus.CLEARED, False, None, None,
+    )  # fmt: skip
+    assert db_session.scalars(select(WarningSnooze)).all() == []
+    assert audit(db_session, T.WEB_WARNING_ACKNOWLEDGE)[-1]["data"]["refused"] == "not_active"
+
+
+@pytest.mark.concurrency
+def test_an_action_waits_for_a_running_evaluation_and_sees_what_it_did(scratch_database: Engine) -> None:
+    """PostgreSQL: the action locks the warning's row, so it waits for an evaluation clearing it to
+    commit and then refuses, instead of acknowledging what is no longer there."""
+    if scratch_database.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite lets one writer at a time")
+    factory = make_session_factory(scratch_database)
+    with transaction(factory) as session:
+        tax = make_agency(session, "TAX")
+        entity = make_entity(session)
+        for department in tax.departments[:2]:
+            make_record(session, tax, entity=entity, department=department)
+        who = actor(make_user(session, tax, Role.SUPERVISOR))
+        evaluate(session)
+        warning_id = session.scalars(select(RiskWarning.id).where(RiskWarning.entity_id == entity.id)).one()
+    evaluation = factory()  # holds the row, as an evaluation clearing the warning does until it commits
+    evaluation.execute(
+        update(RiskWarning)
+        .where(RiskWarning.id == warning_id)
+        .values(status=WarningStatus.CLEARED, is_active=False, cleared_at=NOW)
+    )
+    outcome: list[str] = []
+
+    def acknowledge() -> None:
+        session = factory()
+        try:
+            queue.acknowledge(session, who, warning_id, tag=T.WEB_WARNING_ACKNOWLEDGE)
+            outcome.append("acknowledged")
+        except NotAllowedNow as exc:
+            outcome.append(exc.code)
+        finally:
+            session.commit()  # the change, or the refusal's audit event
+            session.close()
+
+    thread = threading.Thread(target=acknowledge)
+    thread.start()
+    deadline = time.monotonic() + 10
+    with scratch_database.connect() as probe:
+        while not probe.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")):
+            assert time.monotonic() < deadline, "the action never waited for the evaluation"
+            time.sleep(0.05)
+    evaluation.commit()
+    evaluation.close()
+    thread.join(10)
+    assert outcome == ["not_active"]
+    with transaction(factory) as session:
+        row = session.get(RiskWarning, warning_id)
+        assert row is not None and (row.status, row.is_active, row.acknowledged_at) == (
+            WarningStatus.CLEARED, False, None,
+        )  # fmt: skip
+
+
 # --- visibility --------------------------------------------------------------------------------------
 
 
@@ -231,12 +315,12 @@ def test_the_explanation_shows_only_records_the_viewer_may_see(db_session: Sessi
                                tag=T.WEB_WARNING_READ, now=NOW)  # fmt: skip
     assert as_tax is not None
     assert sorted(r.description for r in as_tax.records) == ["市场公开", "税务共享"]
-    assert [(h.agency_code, h.risk_level, h.count) for h in as_tax.hidden] == [("MKT", RiskLevel.HIGH, 1)]
+    assert as_tax.hidden == []  # MKT's private record is no part of the red warning: not even counted
     assert [(a.code, a.records) for a in as_tax.agencies] == [("MKT", 1), ("TAX", 1)]
     assert [r.code for r in as_tax.rules] == ["red_agencies"]
     assert "2 个成员单位" in as_tax.rules[0].text_zh and "2 member agencies" in as_tax.rules[0].text_en
     read = audit(db_session, T.WEB_WARNING_READ)[-1]
-    assert ["record", str(as_tax.records[0].id)] in read["subjects"] and read["data"]["records_hidden"] == 1
+    assert ["record", str(as_tax.records[0].id)] in read["subjects"] and read["data"]["records_hidden"] == 0
 
     as_mkt = queue.get_warning(db_session, actor(scene.mkt_sup), red.id, thresholds=THRESHOLDS,
                                tag=T.WEB_WARNING_READ, now=NOW)  # fmt: skip
@@ -252,6 +336,29 @@ def test_the_explanation_shows_only_records_the_viewer_may_see(db_session: Sessi
                                tag=T.WEB_WARNING_READ, now=NOW)  # fmt: skip
     assert yellow is not None and len(yellow.records) == 2 and yellow.hidden == []
     assert [a.departments for a in yellow.agencies] == [("Department 1", "Department 2")]
+
+
+def test_a_red_warning_shows_no_trace_of_another_agencys_private_records(db_session: Session, scene: Scene) -> None:
+    """Private records never count toward red and never show in another agency's view of it: not as
+    rows, not in the hidden summary (by agency, kind or risk level), not among its departments."""
+    red = scene.red(db_session)
+    private = db_session.scalars(select(Record).where(Record.description == "市场内部线索")).one()
+    for viewer in (scene.tax_sup, scene.fda_sup, scene.office):
+        detail = queue.get_warning(db_session, actor(viewer), red.id, thresholds=THRESHOLDS,
+                                   tag=T.WEB_WARNING_READ, now=NOW)  # fmt: skip
+        assert detail is not None
+        assert (detail.hidden, detail.hidden_count) == ([], 0), viewer.username
+        assert private.id not in {r.id for r in detail.records} | detail.counted_ids
+        assert not any("Department 2" in d for d in detail.departments)  # the private record's department
+        read = audit(db_session, T.WEB_WARNING_READ)[-1]
+        assert ["record", str(private.id)] not in read["subjects"] and read["data"]["records_hidden"] == 0
+    # What the viewer may not see is summarised as agency, count and level, nothing else.
+    assert [f.name for f in dataclasses.fields(queue.HiddenRecords)] == ["agency_code", "agency_name", "count",
+                                                                         "level"]  # fmt: skip
+    # The owner still sees its own private record on the subject, not counted toward red.
+    as_mkt = queue.get_warning(db_session, actor(scene.mkt_sup), red.id, thresholds=THRESHOLDS,
+                               tag=T.WEB_WARNING_READ, now=NOW)  # fmt: skip
+    assert as_mkt is not None and private.id in {r.id for r in as_mkt.records} and private.id not in as_mkt.counted_ids
 
 
 # --- queue: order and filters -------------------------------------------------------------------------
@@ -355,7 +462,7 @@ def warning_event(session: Session, warning_id: int, kind: str) -> WarningEvent:
 def test_assign_to_a_colleague_or_to_the_least_loaded_supervisor(db_session: Session, scene: Scene) -> None:
     red, yellow = scene.red(db_session), scene.yellow(db_session)
     who = actor(scene.tax_sup)
-    queue.assign(db_session, who, red.id, to=scene.tax_sup.id, tag=T.WEB_WARNING_ASSIGN)
+    queue.assign(db_session, actor(scene.office), red.id, to=scene.tax_sup.id, tag=T.WEB_WARNING_ASSIGN)
     assert red.assignee_id == scene.tax_sup.id
     # tax_sup holds one warning, tax_sup2 none: the auto-assignment picks tax_sup2
     queue.assign(db_session, who, yellow.id, to="auto", tag=T.WEB_WARNING_ASSIGN)
@@ -369,6 +476,49 @@ def test_assign_to_a_colleague_or_to_the_least_loaded_supervisor(db_session: Ses
     assert caught.value.code == "not_a_colleague"
     with pytest.raises(InvalidInput):  # an agency admin is no supervisor
         queue.assign(db_session, who, yellow.id, to=scene.tax_admin.id, tag=T.WEB_WARNING_ASSIGN)
+
+
+def test_only_the_platform_office_assigns_snoozes_or_closes_a_red_warning(db_session: Session, scene: Scene) -> None:
+    """One member agency may not silence, close or take over a warning every member agency shares."""
+    red = scene.red(db_session)
+    tax, mkt, office = actor(scene.tax_sup), actor(scene.mkt_sup), actor(scene.office)
+    queue.acknowledge(db_session, mkt, red.id, tag=T.WEB_WARNING_ACKNOWLEDGE)  # members acknowledge
+    queue.dispose(db_session, tax, red.id, measure="inspection", tag=T.WEB_WARNING_DISPOSE)  # and record measures
+    for who in (tax, mkt):
+        for operation in (
+            lambda who: queue.snooze(db_session, who, red.id, rule="red_agencies", until=dt.date(2026, 12, 30),
+                                     reason="误报", tag=T.WEB_WARNING_SNOOZE, now=NOW),
+            lambda who: queue.close(db_session, who, red.id, note="本单位已处理", tag=T.WEB_WARNING_CLOSE),
+            lambda who: queue.assign(db_session, who, red.id, to="me", tag=T.WEB_WARNING_ASSIGN),
+        ):  # fmt: skip
+            with pytest.raises(NotPermitted) as caught:
+                operation(who)
+            assert caught.value.status_code == 403
+    assert (red.status, red.is_active, red.assignee_id) == (WarningStatus.IN_DISPOSAL, True, None)
+    assert db_session.scalars(select(WarningSnooze)).all() == []
+    for tag in (T.WEB_WARNING_SNOOZE, T.WEB_WARNING_CLOSE, T.WEB_WARNING_ASSIGN):
+        assert [e["data"]["refused"] for e in audit(db_session, tag)] == ["not_permitted", "not_permitted"]
+
+    with pytest.raises(InvalidInput) as refused:  # the office names the supervisor
+        queue.assign(db_session, office, red.id, to="auto", tag=T.WEB_WARNING_ASSIGN)
+    assert refused.value.code == "red_needs_assignee"
+    with pytest.raises(InvalidInput) as refused:  # an agency admin is no supervisor
+        queue.assign(db_session, office, red.id, to=scene.tax_admin.id, tag=T.WEB_WARNING_ASSIGN)
+    assert refused.value.code == "not_a_supervisor"
+    queue.assign(db_session, office, red.id, to=scene.mkt_sup.id, tag=T.WEB_WARNING_ASSIGN)
+    assert red.assignee_id == scene.mkt_sup.id
+    detail = queue.get_warning(db_session, office, red.id, thresholds=THRESHOLDS, tag=T.WEB_WARNING_READ, now=NOW)
+    assert detail is not None and {u.id for u in detail.colleagues} == {
+        scene.tax_sup.id, scene.tax_sup2.id, scene.mkt_sup.id, scene.fda_sup.id,
+    }  # fmt: skip
+    assert set(detail.actions) == {Action.ASSIGN, Action.SNOOZE, Action.CLOSE}
+    as_tax = queue.get_warning(db_session, tax, red.id, thresholds=THRESHOLDS, tag=T.WEB_WARNING_READ, now=NOW)
+    assert as_tax is not None and as_tax.colleagues == []
+    assert not {Action.ASSIGN, Action.SNOOZE, Action.CLOSE} & set(as_tax.actions)
+    queue.snooze(db_session, office, red.id, rule="red_agencies", until=dt.date(2026, 12, 30), reason="误报",
+                 tag=T.WEB_WARNING_SNOOZE, now=NOW)  # fmt: skip
+    queue.close(db_session, office, red.id, note="联席会办公室办结", tag=T.WEB_WARNING_CLOSE)
+    assert (red.status, red.is_active) == (WarningStatus.CLOSED, False)
 
 
 # --- snoozes ------------------------------------------------------------------------------------------
@@ -470,7 +620,7 @@ def test_feedback_reaches_the_source_agencies(db_session: Session, scene: Scene)
 
 def test_an_agency_admin_marks_yellow_by_hand_and_lifting_clears_it(db_session: Session, scene: Scene) -> None:
     quiet = make_entity(db_session, name="无记录企业")
-    subject = queue.find_subject(db_session, uscc=quiet.uscc)
+    subject = queue.find_subject(db_session, actor(scene.tax_admin), uscc=quiet.uscc, tag=T.WEB_WARNING_MANUAL)
     with pytest.raises(NotPermitted):
         queue.mark_by_hand(db_session, actor(scene.tax_sup), subject, reason="线索", tag=T.WEB_WARNING_MANUAL)
     admin = actor(scene.tax_admin)
@@ -502,7 +652,9 @@ def test_an_agency_admin_marks_yellow_by_hand_and_lifting_clears_it(db_session: 
 
 def test_watchers_get_a_message_when_the_warning_changes_within_their_rights(db_session: Session, scene: Scene) -> None:
     entity = scene.yellow_entity
-    subject = queue.find_subject(db_session, subject_type="entity", subject_id=entity.id)
+    subject = queue.find_subject(
+        db_session, actor(scene.tax_sup2), subject_type="entity", subject_id=entity.id, tag=T.WEB_WATCH_ADD
+    )
     for user in (scene.tax_sup2, scene.mkt_sup):
         queue.watch(db_session, actor(user), subject, tag=T.WEB_WATCH_ADD)
     queue.watch(db_session, actor(scene.tax_sup2), subject, tag=T.WEB_WATCH_ADD)  # idempotent
@@ -527,7 +679,9 @@ def test_watchers_get_a_message_when_the_warning_changes_within_their_rights(db_
 
 
 def test_a_red_change_reaches_watchers_of_every_agency(db_session: Session, scene: Scene) -> None:
-    subject = queue.find_subject(db_session, subject_type="entity", subject_id=scene.red_entity.id)
+    subject = queue.find_subject(
+        db_session, actor(scene.fda_sup), subject_type="entity", subject_id=scene.red_entity.id, tag=T.WEB_WATCH_ADD
+    )
     queue.watch(db_session, actor(scene.fda_sup), subject, tag=T.WEB_WATCH_ADD)
     queue.watch(db_session, actor(scene.office), subject, tag=T.WEB_WATCH_ADD)
     queue.acknowledge(db_session, actor(scene.tax_sup), scene.red(db_session).id, tag=T.WEB_WARNING_ACKNOWLEDGE)
@@ -535,6 +689,82 @@ def test_a_red_change_reaches_watchers_of_every_agency(db_session: Session, scen
         assert [m.message.title for m in queue.inbox(db_session, actor(user), tag=T.WEB_INBOX_READ).messages] == [
             "acknowledged:red"
         ]
+
+
+def test_a_subject_known_only_from_another_agencys_private_record_is_a_missing_one(
+    db_session: Session, scene: Scene, cipher: PersonalDataCipher
+) -> None:
+    """TAX may not learn, by watching or marking, that MKT holds a private record on a person or on an
+    entity outside the registry: the lookup answers exactly as for a subject that does not exist,
+    and is audited under the operation's tag."""
+    person = make_person(db_session, cipher, name="李暗访")
+    entity = make_entity(db_session, name="北京暗访餐饮有限公司", is_in_registry=False)
+    make_record(db_session, scene.mkt, person=person, openness=Openness.PRIVATE, description="暗访线索")
+    make_record(db_session, scene.mkt, entity=entity, openness=Openness.PRIVATE, description="暗访线索")
+    hidden: list[dict[str, Any]] = [
+        {"subject_type": "person", "subject_id": person.id},
+        {"subject_type": "entity", "subject_id": entity.id},
+        {"uscc": entity.uscc.lower()},
+    ]
+    missing: list[dict[str, Any]] = [
+        {"subject_type": "person", "subject_id": person.id + 100_000},
+        {"subject_type": "entity", "subject_id": entity.id + 100_000},
+        {"uscc": "911101020000000000"},
+    ]
+    tax, admin = actor(scene.tax_sup), actor(scene.tax_admin)
+    answers = []
+    for lookup in hidden + missing:
+        with pytest.raises(NotFound) as caught:
+            queue.find_subject(db_session, tax, tag=T.WEB_WATCH_ADD, action="watch", **lookup)
+        answers.append((type(caught.value), caught.value.code, caught.value.status_code, str(caught.value)))
+    assert set(answers) == {(NotFound, "not_found", 404, "Not Found")}  # hidden and missing alike
+    refusals = audit(db_session, T.WEB_WATCH_ADD)
+    assert [e["data"]["refused"] for e in refusals] == ["not_found"] * 6
+    assert refusals[0]["actor"] == scene.tax_sup.username
+    assert refusals[0]["data"] == {"refused": "not_found", "status": 404, "action": "watch",
+                                   "subject": f"person:{person.id}"}  # fmt: skip
+    assert refusals[2]["data"]["uscc"] == entity.uscc
+    with pytest.raises(NotFound):  # an admin marking by hand: the same
+        queue.find_subject(db_session, admin, uscc=entity.uscc, tag=T.WEB_WARNING_MANUAL, action="mark")
+    assert audit(db_session, T.WEB_WARNING_MANUAL)[-1]["data"]["refused"] == "not_found"
+    with pytest.raises(NotFound):  # the platform office sees shared and public records only
+        queue.find_subject(db_session, actor(scene.office), subject_type="person", subject_id=person.id,
+                           tag=T.WEB_WATCH_ADD)  # fmt: skip
+
+    owner = actor(scene.mkt_sup)  # the owner knows its own subjects
+    found = queue.find_subject(db_session, owner, subject_type="person", subject_id=person.id, tag=T.WEB_WATCH_ADD)
+    assert (found.name, found.code) == ("李暗访", person.id_masked)
+    assert queue.find_subject(db_session, owner, uscc=entity.uscc, tag=T.WEB_WATCH_ADD).id == entity.id
+    make_record(db_session, scene.fda, person=person, openness=Openness.SHARED)  # once shared, TAX may know
+    assert queue.find_subject(db_session, tax, subject_type="person", subject_id=person.id, tag=T.WEB_WATCH_ADD).id == (
+        person.id
+    )
+
+
+def test_a_watched_subject_that_turns_hidden_is_listed_without_name_and_can_be_unwatched(
+    db_session: Session, scene: Scene, cipher: PersonalDataCipher
+) -> None:
+    person = make_person(db_session, cipher, name="王共享")
+    record = make_record(db_session, scene.mkt, person=person, openness=Openness.SHARED)
+    tax = actor(scene.tax_sup)
+    subject = queue.find_subject(db_session, tax, subject_type="person", subject_id=person.id, tag=T.WEB_WATCH_ADD)
+    queue.watch(db_session, tax, subject, tag=T.WEB_WATCH_ADD)
+    assert [w.subject.name for w in queue.list_watches(db_session, tax, tag=T.WEB_WATCH_LIST) if w.subject] == [
+        "王共享"
+    ]
+    record.openness = Openness.PRIVATE  # MKT reclassifies its only record on the person
+    db_session.flush()
+    (watched,) = queue.list_watches(db_session, tax, tag=T.WEB_WATCH_LIST)
+    assert watched.subject is None  # the name and the mask are gone from TAX's list
+    lookup: dict[str, Any] = {"subject_type": "person", "subject_id": person.id}
+    with pytest.raises(NotFound):
+        queue.find_subject(db_session, tax, tag=T.WEB_WATCH_ADD, **lookup)
+    with pytest.raises(NotFound):  # nobody else may "unwatch" it to probe for it
+        queue.find_subject(db_session, actor(scene.fda_sup), tag=T.WEB_WATCH_REMOVE, is_watched_enough=True, **lookup)
+    mine = queue.find_subject(db_session, tax, tag=T.WEB_WATCH_REMOVE, is_watched_enough=True, **lookup)
+    assert queue.unwatch(db_session, tax, mine, tag=T.WEB_WATCH_REMOVE) is True
+    with pytest.raises(NotFound):
+        queue.find_subject(db_session, tax, tag=T.WEB_WATCH_REMOVE, is_watched_enough=True, **lookup)
 
 
 def test_inbox_unread_and_mark_read(db_session: Session, scene: Scene) -> None:

@@ -28,6 +28,10 @@ def supervisor(agency_id: int | None = TAX, *roles: Role) -> Actor:
     )
 
 
+def platform_office(*roles: Role) -> Actor:
+    return Actor(name="office", user_id=1, agency_code="platform", roles=frozenset(roles or {Role.PLATFORM_ADMIN}))
+
+
 def yellow(status: WarningStatus = WarningStatus.OPEN, agency_id: int = TAX) -> WarningState:
     return WarningState(level=WarningLevel.YELLOW, status=status, scope_agency_id=agency_id)
 
@@ -101,6 +105,43 @@ def test_red_is_worked_by_supervisors_of_any_member_agency_not_the_platform_offi
     assert caught.value.status_code == 403
 
 
+@pytest.mark.parametrize("action", [Action.ASSIGN, Action.SNOOZE, Action.CLOSE])
+def test_red_is_assigned_snoozed_and_closed_by_the_platform_office_only(action: Action) -> None:
+    """One member agency never decides a red warning for every other: no assigning it, silencing
+    its rule or closing it; the platform office's admins do that."""
+    state = red(WarningStatus.IN_DISPOSAL)
+    for member in (supervisor(TAX), supervisor(MKT, Role.SUPERVISOR, Role.AGENCY_ADMIN)):
+        with pytest.raises(NotPermitted) as caught:
+            check(member, action, state)
+        assert caught.value.status_code == 403 and "platform office" in str(caught.value)
+        assert action not in allowed_actions(member, state)
+    check(platform_office(), action, state)  # no refusal
+    for not_the_office in (platform_office(Role.AUDITOR), Actor.cli(), Actor.job("evaluate_warnings")):
+        with pytest.raises(NotPermitted):
+            check(not_the_office, action, state)
+    check(supervisor(TAX), action, yellow(WarningStatus.IN_DISPOSAL))  # yellow: the agency's own
+    with pytest.raises(NotFound):
+        check(platform_office(), action, yellow(WarningStatus.IN_DISPOSAL))
+
+
+def test_members_acknowledge_and_dispose_red_the_office_does_not() -> None:
+    assert check(supervisor(MKT), Action.ACKNOWLEDGE, red()) == WarningStatus.ACKNOWLEDGED
+    assert check(supervisor(TAX), Action.DISPOSE, red(WarningStatus.ACKNOWLEDGED)) == WarningStatus.IN_DISPOSAL
+    for action in (Action.ACKNOWLEDGE, Action.DISPOSE, Action.RECEIPT, Action.FEEDBACK):
+        with pytest.raises(NotPermitted):
+            check(platform_office(), action, red(WarningStatus.ACKNOWLEDGED))
+
+
+def test_an_inactive_warning_takes_nothing_but_feedback() -> None:
+    """A row read as no longer active (an evaluation cleared it meanwhile) refuses every change."""
+    stale = WarningState(level=WarningLevel.YELLOW, status=WarningStatus.OPEN, scope_agency_id=TAX, is_active=False)
+    for action in (Action.ASSIGN, Action.ACKNOWLEDGE, Action.SNOOZE):
+        with pytest.raises(NotAllowedNow) as caught:
+            check(supervisor(), action, stale)
+        assert (caught.value.code, caught.value.status_code) == ("not_active", 409)
+    assert allowed_actions(supervisor(), stale) == (Action.FEEDBACK,)
+
+
 def test_only_supervisors_work_warnings() -> None:
     liaison = supervisor(TAX, Role.LIAISON)
     with pytest.raises(NotPermitted):
@@ -122,7 +163,16 @@ def test_allowed_actions_follow_the_status() -> None:
         Action.SNOOZE,
         Action.FEEDBACK,
     )
-    assert Action.CLOSE in allowed_actions(supervisor(), red(WarningStatus.IN_DISPOSAL))
+    assert allowed_actions(supervisor(), red(WarningStatus.IN_DISPOSAL)) == (
+        Action.DISPOSE,
+        Action.FEEDBACK,
+        Action.RECEIPT,
+    )  # closing a red warning is the platform office's
+    assert allowed_actions(platform_office(), red(WarningStatus.IN_DISPOSAL)) == (
+        Action.ASSIGN,
+        Action.CLOSE,
+        Action.SNOOZE,
+    )
     assert Action.RECEIPT in allowed_actions(supervisor(MKT), red())
     assert allowed_actions(supervisor(), yellow(WarningStatus.CLOSED)) == (Action.FEEDBACK,)
 

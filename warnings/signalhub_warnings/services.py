@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, false, func, insert, or_, select, true, update
+from sqlalchemy import Table, bindparam, false, func, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from signalhub_audit.services import record_event
@@ -369,9 +369,18 @@ def _apply(
               status=WarningStatus.CLEARED)  # fmt: skip
         scope_agency = None if known.key[1] == PLATFORM_SCOPE else int(known.key[1])
         touched.append((*known.key, scope_agency, known.id, known.level, WarningEventKind.CLEARED))
-    # Rows of different shapes go in separate executemany groups (bulk UPDATE by primary key).
+    # Rows of different shapes go in separate executemany groups. Only warnings still active are
+    # written: a supervisor who closed one meanwhile (holding its row lock) keeps the last word.
+    table = RiskWarning.__table__
     for shape in {tuple(sorted(row)) for row in updates}:
-        session.execute(update(RiskWarning), [row for row in updates if tuple(sorted(row)) == shape])
+        columns = [name for name in shape if name != "id"]
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("warning_id"), table.c.is_active)
+            .values({name: bindparam(f"new_{name}") for name in columns})
+        )
+        rows = [row for row in updates if tuple(sorted(row)) == shape]
+        session.execute(statement, [{"warning_id": r["id"], **{f"new_{n}": r[n] for n in columns}} for r in rows])
     if events:
         session.execute(insert(WarningEvent), events)
     _notify_watchers(session, touched, now)

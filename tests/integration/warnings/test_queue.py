@@ -253,6 +253,7 @@ def test_an_action_waits_for_a_running_evaluation_and_sees_what_it_did(scratch_d
     with scratch_database.connect() as probe:
         while not probe.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")):
             assert time.monotonic() < deadline, "the action never waited for the evaluation"
+            probe.rollback()  # statistics views are a snapshot per transaction: take a fresh one
             time.sleep(0.05)
     evaluation.commit()
     evaluation.close()

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, bindparam, false, func, insert, or_, select, true, update
+from sqlalchemy import Column, MetaData, String, Table, bindparam, false, func, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from signalhub_audit.services import record_event
@@ -213,11 +213,12 @@ def _differences(
     )
     if override_subjects:
         gone = gone.where(~w.subject_key.in_(override_subjects))
-    for chunk in [None] if evaluated is None else list(_chunks(sorted(evaluated))):
-        query = gone if chunk is None else gone.where(w.subject_key.in_(chunk))
-        known.extend(Known(r.id, (r.subject_key, r.scope_key), WarningLevel(r.level), tuple(r.rules or ()),
-                           int(r.record_count), True) for r in session.execute(query))  # fmt: skip
-    _end_closures(session, table, same_key, evaluated, override_subjects)
+    scope = _evaluated_scope(session, evaluated)
+    if scope is not None:
+        gone = gone.where(w.subject_key.in_(scope))
+    known.extend(Known(r.id, (r.subject_key, r.scope_key), WarningLevel(r.level), tuple(r.rules or ()),
+                       int(r.record_count), True) for r in session.execute(gone))  # fmt: skip
+    _end_closures(session, table, same_key, scope, override_subjects)
     in_force = int(session.scalar(select(func.count()).select_from(table).where(not_overridden)) or 0)
     if override_subjects:
         rows = session.execute(select(c).where(c.subject_key.in_(override_subjects))).all()
@@ -236,7 +237,7 @@ def _differences(
 
 
 def _end_closures(
-    session: Session, table: Table, same_key: Any, evaluated: set[str] | None, override_subjects: list[str]
+    session: Session, table: Table, same_key: Any, scope: Any, override_subjects: list[str]
 ) -> None:
     """A closed warning holds back a reopening only while its condition lasts: once an evaluation
     finds no candidate for its key, the closure has ended (``cleared_at``) and a later condition
@@ -251,8 +252,7 @@ def _end_closures(
     )  # fmt: skip
     if override_subjects:
         ending = ending.where(~w.subject_key.in_(override_subjects))
-    for chunk in [None] if evaluated is None else list(_chunks(sorted(evaluated))):
-        session.execute(ending if chunk is None else ending.where(w.subject_key.in_(chunk)))
+    session.execute(ending if scope is None else ending.where(w.subject_key.in_(scope)))
 
 
 def _end_closures_of(session: Session, subjects: list[str], holding: set[Key]) -> None:
@@ -261,6 +261,22 @@ def _end_closures_of(session: Session, subjects: list[str], holding: set[Key]) -
             w.status == WarningStatus.CLOSED, w.cleared_at.is_(None), w.subject_key.in_(subjects))):  # fmt: skip
         if (row.subject_key, row.scope_key) not in holding:
             session.execute(update(w).where(w.id == row.id).values(cleared_at=utcnow()))
+
+
+def _evaluated_scope(session: Session, evaluated: set[str] | None) -> Any:
+    """The evaluated subject keys as a subquery (None: every subject). A temporary table joined once
+    beats thousands of chunked IN lists when a large batch touches tens of thousands of subjects."""
+    if evaluated is None:
+        return None
+    keys = Table(
+        "warning_evaluated", MetaData(), Column("subject_key", String(32), primary_key=True),
+        prefixes=["TEMPORARY"], postgresql_on_commit="DROP",
+    )  # fmt: skip
+    keys.create(session.connection(), checkfirst=True)
+    session.execute(keys.delete())
+    if evaluated:
+        session.execute(insert(keys), [{"subject_key": key} for key in evaluated])
+    return select(keys.c.subject_key)
 
 
 def _candidate_from_row(row: Any) -> Candidate:

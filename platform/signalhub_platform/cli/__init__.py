@@ -47,6 +47,7 @@ def _register() -> None:
         reads,
         reference,
         reports,
+        sample,
         users,
         validate,
         warnings_cli,

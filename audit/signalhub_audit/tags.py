@@ -130,3 +130,6 @@ class AuditTag(enum.StrEnum):
     API_WATCH_REMOVE = "api:watch:remove"
     API_WATCH_LIST = "api:watch:list"
     API_INBOX_READ = "api:inbox:read"
+    # double random inspections: the two directories
+    CLI_ITEMS_IMPORT = "cli:items:import"
+    CLI_INSPECTORS_IMPORT = "cli:inspectors:import"

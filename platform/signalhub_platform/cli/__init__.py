@@ -43,6 +43,7 @@ def _register() -> None:
         database,
         demo,
         ingest,
+        inspections,
         keys,
         reads,
         reference,

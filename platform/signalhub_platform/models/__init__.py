@@ -4,6 +4,7 @@ from signalhub_platform.models.accounts import ApiToken, LoginAttempt, Role, Use
 from signalhub_platform.models.actors import Actor
 from signalhub_platform.models.agencies import PLATFORM_OFFICE_CODE, Agency, Department
 from signalhub_platform.models.audit import AuditCheckpoint, AuditEvent, AuditSubject
+from signalhub_platform.models.inspections import InspectionItem, Inspector, InspectorConflict, InspectorQualification
 from signalhub_platform.models.jobs import Job, JobState
 from signalhub_platform.models.records import (
     Batch,
@@ -62,6 +63,10 @@ __all__ = [
     "EntityStatus",
     "EntityType",
     "EvaluationRun",
+    "InspectionItem",
+    "Inspector",
+    "InspectorConflict",
+    "InspectorQualification",
     "Job",
     "JobState",
     "LoginAttempt",

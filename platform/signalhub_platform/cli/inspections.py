@@ -1,0 +1,66 @@
+"""``signalhub items import FILE`` and ``signalhub inspectors import FILE``: the two directories (两库).
+
+Like the reference imports: the whole file is validated, a file with any invalid row is rejected
+as a whole (exit 1, every error listed by row number), and a valid one is committed once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from signalhub_audit.tags import AuditTag
+from signalhub_platform.cli import CliContext, main, pass_context
+from signalhub_platform.cli.reference import FILE_ARGUMENT, _actor, _run_import
+
+
+@main.group(name="items")
+def items_group() -> None:
+    """The inspection item list (抽查事项清单) of each agency."""
+
+
+@items_group.command(name="import")
+@FILE_ARGUMENT
+@pass_context
+def import_items_command(ctx: CliContext, file: Path) -> None:
+    """Import inspection items from FILE (.csv or .xlsx).
+
+    Columns: agency_code, item_code, name, legal_basis, market_supervision (true/false, 是/否, 1/0).
+    """
+    from signalhub_ingest.inspection_directories import ITEM_COLUMNS, import_items
+
+    report = _run_import(
+        ctx,
+        file,
+        ITEM_COLUMNS,
+        AuditTag.CLI_ITEMS_IMPORT,
+        lambda session, rows, sha: import_items(session, rows, actor=_actor(), file_sha256=sha),
+    )
+    click.echo(f"items imported from {file.name}: {report.summary()}")
+
+
+@main.group(name="inspectors")
+def inspectors_group() -> None:
+    """The inspector directory (执法检查人员名录)."""
+
+
+@inspectors_group.command(name="import")
+@FILE_ARGUMENT
+@pass_context
+def import_inspectors_command(ctx: CliContext, file: Path) -> None:
+    """Import inspectors from FILE (.csv or .xlsx); an inspector's qualifications become the file's list.
+
+    Columns: agency_code, name, certificate_no, items (item codes of the agency separated by ';'),
+    active (true/false, 是/否, 1/0; blank means true).
+    """
+    from signalhub_ingest.inspection_directories import INSPECTOR_COLUMNS, import_inspectors
+
+    report = _run_import(
+        ctx,
+        file,
+        INSPECTOR_COLUMNS,
+        AuditTag.CLI_INSPECTORS_IMPORT,
+        lambda session, rows, sha: import_inspectors(session, rows, actor=_actor(), file_sha256=sha),
+    )
+    click.echo(f"inspectors imported from {file.name}: {report.summary()}")

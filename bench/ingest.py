@@ -201,22 +201,6 @@ def run_bare_postgres(path: Path, database_url: str) -> float:
         return time.perf_counter() - start
 
 
-def _fresh_postgres(base_url: str, name: str) -> str:
-    from sqlalchemy import make_url
-
-    from signalhub_platform.db import make_engine
-
-    url = make_url(base_url)
-    admin = make_engine(
-        url.set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
 def bench_xlsx_read(path: Path) -> None:
     from signalhub_ingest.readers import open_upload
 
@@ -257,8 +241,10 @@ def main() -> None:
     base = os.environ.get("SIGNALHUB_TEST_DATABASE_URL")
     if base:
         with tempfile.TemporaryDirectory() as tmp:
-            bare_url = _fresh_postgres(base, "signalhub_bench_bare")
-            platform_url = _fresh_postgres(base, "signalhub_bench_platform")
+            from tests.conftest import _create_postgres_database  # the suite's own fresh-database helper
+
+            bare_url = _create_postgres_database(base, "signalhub_bench_bare")
+            platform_url = _create_postgres_database(base, "signalhub_bench_platform")
             _prepare_instance(Path(tmp) / "bare", bare_url)
             _prepare_instance(Path(tmp) / "platform", platform_url)
             bare = run_bare_postgres(csv_path, bare_url)

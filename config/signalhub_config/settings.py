@@ -113,8 +113,6 @@ class Settings:
     max_content_length: int = 512 * 1024 * 1024
     # Default UI language: zh (Chinese) or en.
     default_locale: str = "zh"
-    # Run the scheduler inside the web process (embedded single-process mode only).
-    embedded_scheduler: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

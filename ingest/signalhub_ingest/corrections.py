@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
+from signalhub_ingest.errors import ConflictError, ForbiddenError, IngestError, NotFoundError
 from signalhub_ingest.services import enqueue_evaluation
 from signalhub_ingest.staging import content_sha256
 from signalhub_platform.models import Actor, Entity, Person, Record, RecordKind, RecordStatus
@@ -23,20 +24,19 @@ from signalhub_platform.models.visibility import can_manage_record, visible_reco
 CORRECTABLE_FIELDS = ("kind", "risk_level", "openness", "category", "description", "occurred_on", "department_id")
 
 
-class RecordChangeError(Exception):
-    status_code = 400
+RecordChangeError = IngestError
 
 
-class RecordNotFound(RecordChangeError):
-    status_code = 404
+class RecordNotFound(NotFoundError):
+    pass
 
 
-class NotRecordOwner(RecordChangeError):
-    status_code = 403
+class NotRecordOwner(ForbiddenError):
+    pass
 
 
-class StaleVersion(RecordChangeError):
-    status_code = 409
+class StaleVersion(ConflictError):
+    pass
 
 
 def correct_record(

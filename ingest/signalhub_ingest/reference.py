@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, selectinload
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
 from signalhub_ingest.personal_data import SealedIdNumber, seal_id_number
-from signalhub_platform.crypto import PersonalDataCipher
+from signalhub_platform.crypto import PersonalDataCipher, redact_id_numbers
 from signalhub_platform.identifiers.normalise import CheckStatus
 from signalhub_platform.identifiers.resident_id import validate_id_number
 from signalhub_platform.identifiers.uscc import validate_uscc
@@ -92,8 +92,6 @@ _DATE_PATTERNS = (
     re.compile(r"(\d{4})(\d{2})(\d{2})"),
     re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日"),
 )
-# Anything shaped like a resident ID number is masked before it reaches a message.
-_ID_LIKE = re.compile(r"\d{14}[\dXx]{1,4}")
 
 Rows = Iterable[tuple[int, Mapping[str, str]]]
 
@@ -179,7 +177,7 @@ class _Cells:
         return sorted(self.errors, key=lambda error: order.get(error.column, len(order)))
 
     def fail(self, column: str, message: str) -> None:
-        self.errors.append(RowError(self.row, column, _safe(message)))
+        self.errors.append(RowError(self.row, column, redact_id_numbers(message)))
 
     def text(self, column: str, *, required: bool, max_length: int | None = None) -> str:
         value = (self.values.get(column) or "").strip()
@@ -213,14 +211,6 @@ class _Cells:
                 return value
         self.fail(column, f"not a date: {raw!r} (use YYYY-MM-DD)")
         return None
-
-
-def _safe(message: str) -> str:
-    return _ID_LIKE.sub(lambda match: _mask_like(match.group()), message)
-
-
-def _mask_like(value: str) -> str:
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
 
 
 # --- agencies ----------------------------------------------------------------------------------

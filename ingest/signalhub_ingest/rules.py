@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from signalhub_ingest.readers import ReaderError
-from signalhub_platform.crypto import mask_id_number
+from signalhub_platform.crypto import mask_id_number, redact_id_numbers
 from signalhub_platform.models.records import Openness, RecordKind, RiskLevel
 
 __all__ = [
@@ -524,17 +524,11 @@ def _shorten(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-# Anything shaped like a resident ID number, wherever it was typed (a USCC cell, a description).
-_ID_LIKE = re.compile(r"\d{14}[\dXx]{1,4}")
-
-
 def _safe_value(column: str, value: str) -> str:
     """The value as it may be shown: the ID column masked whatever its shape, ID-shaped runs elsewhere."""
     if column == "person_id_number" and value:
         return mask_id_number(value)
-    if len(value) >= 15:
-        return _ID_LIKE.sub(lambda match: mask_id_number(match.group()), value)
-    return value
+    return redact_id_numbers(value)  # ID-shaped runs wherever typed (a USCC cell, a description)
 
 
 @dataclass(frozen=True, slots=True)

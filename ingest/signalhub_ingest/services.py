@@ -36,12 +36,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
+from signalhub_ingest.errors import ConflictError, ForbiddenError, IngestError, NotFoundError
 from signalhub_ingest.merge import MergeCounts, merge_staged_rows
 from signalhub_ingest.readers import ReaderError, open_upload, sniff_upload
 from signalhub_ingest.rules import HeaderError, RowIssue
 from signalhub_ingest.staging import TEMPORARY, StagedRow, content_sha256, temporary_staging, write_staged_rows
 from signalhub_ingest.validator import CleanRow, RowValidator
-from signalhub_platform.crypto import PersonalDataCipher, mask_id_number
+from signalhub_platform.crypto import PersonalDataCipher, mask_id_number, redact_id_numbers
 from signalhub_platform.db import bulk_page_cache, is_postgresql, transaction
 from signalhub_platform.models import (
     Actor,
@@ -74,24 +75,16 @@ EVALUATE_WARNINGS_JOB = "evaluate_warnings"
 Progress = Callable[[str, int], None]  # (phase, rows so far): phases "read", "validated", "committed"
 
 
-class IngestError(Exception):
-    """A refusal the caller shows to the user; ``status_code`` maps it onto HTTP."""
-
-    status_code = 400
+class BatchNotFound(NotFoundError):
+    pass
 
 
-class BatchNotFound(IngestError):
-    status_code = 404
+class BatchForbidden(ForbiddenError):
+    pass
 
 
-class BatchForbidden(IngestError):
-    status_code = 403
-
-
-class BatchConflict(IngestError):
+class BatchConflict(ConflictError):
     """Already committed, being committed, or not yet validated: nothing was done."""
-
-    status_code = 409
 
 
 class BatchNeedsDecision(BatchConflict):
@@ -447,7 +440,7 @@ def _fail_validation(factory: sessionmaker[Session], batch_id: int, *, actor: Ac
         batch.state = BatchState.FAILED
         batch.errors = [_problem_dict(p) for p in problems][:STORED_ISSUES]
         # From the (already masked) messages, never a repr that could quote a cell of the file.
-        batch.failure = mask_id_like("; ".join(str(e["message_en"]) for e in batch.errors))[:500]
+        batch.failure = redact_id_numbers("; ".join(str(e["message_en"]) for e in batch.errors))[:500]
         batch.error_count = len(problems)
         record_event(
             session,
@@ -459,14 +452,6 @@ def _fail_validation(factory: sessionmaker[Session], batch_id: int, *, actor: Ac
     return batch
 
 
-_ID_LIKE = re.compile(r"[0-9]{14,17}[0-9Xx]")
-
-
-def mask_id_like(text: str) -> str:
-    """Belt and braces for free text bound for the audit log: mask anything shaped like an ID number."""
-    return _ID_LIKE.sub(lambda m: mask_id_number(m.group(0)), text)
-
-
 def _problem_dict(problem: object) -> dict[str, object]:
     if isinstance(problem, RowIssue):
         return _issue_dict(problem)
@@ -474,7 +459,7 @@ def _problem_dict(problem: object) -> dict[str, object]:
     en = getattr(problem, "message_en", None) or str(problem)
     code = str(getattr(problem, "code", "") or "file")
     return {"row": None, "column": getattr(problem, "column", ""), "value": "", "code": code,
-            "message_zh": mask_id_like(zh), "message_en": mask_id_like(en)}  # fmt: skip
+            "message_zh": redact_id_numbers(zh), "message_en": redact_id_numbers(en)}  # fmt: skip
 
 
 def _reset_validation(factory: sessionmaker[Session], batch_id: int) -> None:

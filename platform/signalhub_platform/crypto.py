@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -25,7 +26,7 @@ from signalhub_config import KeyMaterial
 NONCE_BYTES = 12
 PLATFORM_SCOPE = "platform"
 
-__all__ = ["InvalidTag", "PersonalDataCipher", "mask_id_number"]
+__all__ = ["InvalidTag", "PersonalDataCipher", "mask_id_number", "redact_id_numbers"]
 
 
 class PersonalDataCipher:
@@ -60,6 +61,15 @@ class PersonalDataCipher:
             key = hmac.new(self._index_key, b"signalhub-blind-index:" + scope.encode(), hashlib.sha256).digest()
             self._scope_keys[scope] = key
         return hmac.new(key, normalised_value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+# Anything shaped like a resident ID number (15 to 18 characters) inside free text.
+_ID_SHAPED = re.compile(r"\d{14}[\dXx]{1,4}")
+
+
+def redact_id_numbers(text: str) -> str:
+    """Mask every ID-shaped run in free text bound for a message, a log or the audit log."""
+    return _ID_SHAPED.sub(lambda match: mask_id_number(match.group()), text) if len(text) >= 15 else text
 
 
 def mask_id_number(normalised: str) -> str:

@@ -12,7 +12,6 @@ missing code (``entity_visible_to``, in ``models.visibility`` with the record ru
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -21,15 +20,13 @@ from sqlalchemy.orm import Session, joinedload
 
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
-from signalhub_platform.crypto import PersonalDataCipher
+from signalhub_platform.crypto import PersonalDataCipher, redact_id_numbers
 from signalhub_platform.identifiers.normalise import CheckStatus
 from signalhub_platform.identifiers.resident_id import validate_id_number
 from signalhub_platform.models import Actor, Entity, EntityPersonRole, Person, Record, RecordStatus
 from signalhub_platform.models.visibility import entity_visible_to, person_visible_to, visible_records
 
 SEARCH_LIMIT = 50
-# A typed query may be an ID number: mask any long digit run before it reaches the audit log.
-_ID_LIKE = re.compile(r"[0-9]{14,17}[0-9Xx]")
 
 
 @dataclass(frozen=True)
@@ -84,7 +81,7 @@ def search_entities(
         tag,
         actor=actor,
         subjects=[("entity", entity.uscc) for entity in entities],
-        data={"query": _redact_id_like(text[:100]), "results": len(entities)},
+        data={"query": redact_id_numbers(text[:100]), "results": len(entities)},
     )
     return entities
 
@@ -137,10 +134,6 @@ def search_persons(
 
 def looks_like_id_number(query: str) -> bool:
     return validate_id_number(query.strip()).status == CheckStatus.VALID
-
-
-def _redact_id_like(text: str) -> str:
-    return _ID_LIKE.sub(lambda m: m.group(0)[:6] + "*" * (len(m.group(0)) - 10) + m.group(0)[-4:], text)
 
 
 def get_entity_profile(

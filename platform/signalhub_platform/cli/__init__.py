@@ -42,6 +42,7 @@ def _register() -> None:
         audit,
         database,
         demo,
+        draws,
         ingest,
         inspections,
         keys,

@@ -64,3 +64,21 @@ def import_inspectors_command(ctx: CliContext, file: Path) -> None:
         lambda session, rows, sha: import_inspectors(session, rows, actor=_actor(), file_sha256=sha),
     )
     click.echo(f"inspectors imported from {file.name}: {report.summary()}")
+
+
+@inspectors_group.command(name="conflict")
+@click.option("--certificate", "certificate_no", required=True, help="The inspector's certificate number.")
+@click.option("--uscc", required=True, help="The entity the inspector must not inspect.")
+@click.option("--reason", required=True, help="Why (e.g. 近亲属任职).")
+@pass_context
+def declare_conflict_command(ctx: CliContext, certificate_no: str, uscc: str, reason: str) -> None:
+    """Declare a conflict of interest (回避): the inspector is never drawn for that entity."""
+    from signalhub_platform.db import transaction
+    from signalhub_platform.inspections.conflicts import ConflictRefused, declare_conflict
+
+    try:
+        with transaction(ctx.session_factory) as session:
+            declare_conflict(session, certificate_no, uscc, reason, actor=_actor(), source="cli")
+    except ConflictRefused as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"conflict recorded: {certificate_no} will not be drawn for {uscc.strip().upper()}")

@@ -4,7 +4,19 @@ from signalhub_platform.models.accounts import ApiToken, LoginAttempt, Role, Use
 from signalhub_platform.models.actors import Actor
 from signalhub_platform.models.agencies import PLATFORM_OFFICE_CODE, Agency, Department
 from signalhub_platform.models.audit import AuditCheckpoint, AuditEvent, AuditSubject
-from signalhub_platform.models.inspections import InspectionItem, Inspector, InspectorConflict, InspectorQualification
+from signalhub_platform.models.inspections import (
+    Draw,
+    DrawCommitment,
+    DrawStatus,
+    DrawTarget,
+    DrawTeamMember,
+    InspectionItem,
+    InspectionOutcome,
+    InspectionResult,
+    Inspector,
+    InspectorConflict,
+    InspectorQualification,
+)
 from signalhub_platform.models.jobs import Job, JobState
 from signalhub_platform.models.records import (
     Batch,
@@ -58,12 +70,19 @@ __all__ = [
     "BatchState",
     "CodeStatus",
     "Department",
+    "Draw",
+    "DrawCommitment",
+    "DrawStatus",
+    "DrawTarget",
+    "DrawTeamMember",
     "Entity",
     "EntityPersonRole",
     "EntityStatus",
     "EntityType",
     "EvaluationRun",
     "InspectionItem",
+    "InspectionOutcome",
+    "InspectionResult",
     "Inspector",
     "InspectorConflict",
     "InspectorQualification",

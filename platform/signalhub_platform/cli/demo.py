@@ -59,7 +59,8 @@ def demo(ctx: CliContext, entities: int, seed: int) -> None:
     click.echo(
         f"demo district loaded (seed {seed}): {counts['agencies']} agencies with {counts['departments']} departments, "
         f"{counts['entities']} entities, {counts['persons']} persons, {counts['users']} users, "
-        f"{counts['records']} records ({counts['corrections']} corrected) in {counts['batches']} batches"
+        f"{counts['records']} records ({counts['corrections']} corrected) in {counts['batches']} batches; "
+        f"{counts['inspectors']} inspectors, {counts['inspection_items']} inspection items, {counts['draws']} draws"
     )
     click.echo("")
     click.echo("demo logins (the confidentiality pledge is asked at first login):")

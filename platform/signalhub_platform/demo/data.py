@@ -241,3 +241,24 @@ USERS = [
 
 # Reasons of the corrected demo records (a second version superseding the first).
 CORRECTION_REASONS = {"risk_level": "复核后上调风险等级", "occurred_on": "更正发生日期：原录入日期有误"}
+
+# The random inspection item lists (随机抽查事项清单) of the agencies that take part in joint draws.
+INSPECTION_ITEMS: list[tuple[str, str, str, str, bool]] = [
+    ("SAMR", "SC-01", "企业公示信息检查", "《企业信息公示暂行条例》第十四条", True),
+    ("SAMR", "SC-02", "食品经营许可事项检查", "《食品安全法》第一百一十条", True),
+    ("SAMR", "SC-03", "广告发布行为检查", "《广告法》第四十九条", True),
+    ("TAX", "SW-01", "发票使用情况检查", "《发票管理办法》第三十条", False),
+    ("TAX", "SW-02", "纳税申报情况检查", "《税收征收管理法》第五十四条", False),
+    ("FDA", "YJ-01", "药品经营质量管理规范检查", "《药品管理法》第九十九条", True),
+    ("HRSS", "RS-01", "工资支付情况检查", "《劳动保障监察条例》第十一条", False),
+]
+# Inspectors (执法检查人员) per agency: (agency, how many, the item codes they are qualified for).
+INSPECTOR_POOLS: list[tuple[str, int, str]] = [
+    ("SAMR", 8, "SC-01;SC-02;SC-03"),
+    ("TAX", 6, "SW-01;SW-02"),
+    ("FDA", 5, "YJ-01"),
+    ("HRSS", 5, "RS-01"),
+]
+# A finished joint draw, published with results, and one frozen and waiting for its seed.
+DEMO_DRAW_DICE = "20260915183542907716"
+DEMO_DRAW_OUTCOMES = ["no_problem", "problems_found", "no_problem", "ordered_to_correct", "not_reachable"]

@@ -616,6 +616,7 @@ def load_demo(
         trigger="demo",
     )
     result["warnings"] = evaluation.opened
+    result.update(_add_inspections(session, actor, random.Random(seed), today))  # noqa: S311 -- reproducible demo names, not secrets
     record_event(
         session,
         AuditTag.CLI_DEMO_LOAD,
@@ -623,6 +624,73 @@ def load_demo(
         data={"seed": seed, "today": today.isoformat(), **result},
     )
     return DemoReport(result, logins)
+
+
+def _add_inspections(session: Session, actor: Actor, rng: random.Random, today: dt.date) -> dict[str, int]:
+    """The two directories through their imports, then a published draw with results and a frozen one."""
+    from signalhub_ingest.inspection_directories import import_inspectors, import_items
+    from signalhub_platform.inspections.directory import DrawSpec
+    from signalhub_platform.inspections.services import (
+        create_draw,
+        publish_draw,
+        record_result,
+        run_draw,
+        set_dice,
+    )
+
+    item_rows = [
+        (n, {"agency_code": a, "item_code": c, "name": name, "legal_basis": basis, "market_supervision": str(ms)})
+        for n, (a, c, name, basis, ms) in enumerate(data.INSPECTION_ITEMS, start=2)
+    ]
+    import_items(session, item_rows, actor=actor)
+    inspector_rows = []
+    for agency, count, items in data.INSPECTOR_POOLS:
+        for i in range(1, count + 1):
+            name = rng.choice(data.SURNAMES) + rng.choice(data.GIVEN_NAMES) + rng.choice(data.GIVEN_NAMES)
+            row = {"agency_code": agency, "name": name, "certificate_no": f"11010{agency}{i:04d}", "items": items}
+            inspector_rows.append((len(inspector_rows) + 2, {**row, "active": "false" if i == count else "true"}))
+    import_inspectors(session, inspector_rows, actor=actor)
+
+    started = dt.datetime.combine(today - dt.timedelta(days=30), dt.time(2, 0), tzinfo=dt.UTC)
+    finished = create_draw(
+        session,
+        DrawSpec(
+            name=f"{today.year}年第三季度双随机联合抽查",
+            agencies=("SAMR", "TAX"),
+            strategy="stratified",
+            strata={"red": {"count": 3}, "orange": {"count": 2}, "yellow": {"count": 2}, "none": {"count": 8}},
+            items=("SAMR:SC-01", "TAX:SW-01"),
+        ),
+        actor=actor,
+        source="cli",
+        now=started,
+    )
+    set_dice(session, finished.id, data.DEMO_DRAW_DICE, actor=actor, source="cli")
+    run_draw(session, finished.id, actor=actor, source="cli", now=started)
+    publish_draw(session, finished.id, actor=actor, source="cli")
+    for target, outcome in zip(finished.targets, data.DEMO_DRAW_OUTCOMES, strict=False):
+        record_result(
+            session,
+            finished.id,
+            target.entity.uscc,
+            outcome,
+            actor=actor,
+            inspected_on=today - dt.timedelta(days=rng.randint(1, 20)),
+            notes="检查组现场核查",
+            source="cli",
+        )
+    create_draw(
+        session,
+        DrawSpec(
+            name=f"{today.year}年第四季度双随机联合抽查",
+            agencies=("SAMR", "TAX", "FDA"),
+            targets=20,
+            items=("SAMR:SC-02", "TAX:SW-02", "FDA:YJ-01"),
+        ),
+        actor=actor,
+        source="cli",
+    )
+    return {"inspection_items": len(item_rows), "inspectors": len(inspector_rows), "draws": 2}
 
 
 def _add_users(session: Session, actor: Actor) -> tuple[dict[str, User], list[DemoLogin]]:

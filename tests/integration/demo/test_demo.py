@@ -212,3 +212,16 @@ def test_too_few_entities_is_a_usage_error(settings: Settings, session_factory: 
     result = run_demo(settings, session_factory, "--entities", "10")
     assert result.exit_code == 2
     assert "entities" in result.output
+
+
+def test_the_demo_has_a_published_draw_with_results_and_one_waiting_for_its_seed(
+    loaded: Result, db_session: Session
+) -> None:
+    from signalhub_platform.inspections.services import verify_draw
+    from signalhub_platform.models import Actor, Draw, DrawStatus, InspectionResult
+
+    draws = db_session.scalars(select(Draw).order_by(Draw.id)).all()
+    assert [d.status for d in draws] == [DrawStatus.PUBLISHED, DrawStatus.FROZEN]
+    assert len(draws[0].targets) == 15
+    assert db_session.scalar(select(func.count()).select_from(InspectionResult)) == 5
+    assert verify_draw(db_session, draws[0].id, actor=Actor.cli()) == []

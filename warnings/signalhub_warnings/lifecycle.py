@@ -10,7 +10,8 @@ receipt change no status. Who: supervisors of the scope agency take every step o
 orange warning. A red warning is every member agency's, so no one agency decides it for the others:
 supervisors of any member agency acknowledge it, record their measures, send feedback and give
 their agency's receipt; only the platform office (its admins) assigns it, snoozes one of its rules
-or closes it (``RED_OFFICE_ACTIONS``). Marking a subject yellow by hand is for an agency's admins.
+or closes it (``RED_OFFICE_ACTIONS``), except that the supervisor the office assigned it to closes
+it once their measures are recorded (the office chose them to decide it for everyone). Marking a subject yellow by hand is for an agency's admins.
 Services call ``check`` before they change anything; a refusal is an ``LifecycleError`` carrying a
 code, an English message and the HTTP status the web and the API answer with.
 """
@@ -97,6 +98,7 @@ class WarningState:
     status: WarningStatus
     scope_agency_id: int | None  # None: the platform scope (red)
     is_active: bool = True  # False once closed or cleared: nothing but feedback after the fact
+    assignee_id: int | None = None
 
     @property
     def is_red(self) -> bool:
@@ -122,6 +124,8 @@ def can_work(actor: Actor, state: WarningState, action: Action) -> bool:
     """Yellow/orange: supervisors of the scope agency. Red: the platform office's admins assign,
     snooze and close; supervisors of any member agency take the other steps."""
     if state.is_red and action in RED_OFFICE_ACTIONS:
+        if action == Action.CLOSE and state.assignee_id is not None and state.assignee_id == actor.user_id:
+            return actor.is_member_agency_user and actor.has_role(Role.SUPERVISOR)
         return is_platform_office_admin(actor)
     if not actor.is_member_agency_user or not actor.has_role(Role.SUPERVISOR):
         return False

@@ -464,7 +464,7 @@ class WarningDetail:
 def _state(warning: RiskWarning) -> WarningState:
     return WarningState(
         level=warning.level, status=warning.status, scope_agency_id=warning.scope_agency_id,
-        is_active=warning.is_active,
+        is_active=warning.is_active, assignee_id=warning.assignee_id,
     )  # fmt: skip
 
 

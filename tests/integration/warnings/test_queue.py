@@ -479,6 +479,18 @@ def test_assign_to_a_colleague_or_to_the_least_loaded_supervisor(db_session: Ses
         queue.assign(db_session, who, yellow.id, to=scene.tax_admin.id, tag=T.WEB_WARNING_ASSIGN)
 
 
+def test_the_supervisor_the_office_assigns_a_red_warning_to_closes_it(db_session: Session, scene: Scene) -> None:
+    red = scene.red(db_session)
+    tax, mkt, office = actor(scene.tax_sup), actor(scene.mkt_sup), actor(scene.office)
+    queue.assign(db_session, office, red.id, to=scene.tax_sup.id, tag=T.WEB_WARNING_ASSIGN)
+    queue.acknowledge(db_session, tax, red.id, tag=T.WEB_WARNING_ACKNOWLEDGE)
+    queue.dispose(db_session, tax, red.id, measure="inspection", tag=T.WEB_WARNING_DISPOSE)
+    with pytest.raises(NotPermitted):
+        queue.close(db_session, mkt, red.id, note="不是承办人", tag=T.WEB_WARNING_CLOSE)
+    queue.close(db_session, tax, red.id, note="检查完毕", tag=T.WEB_WARNING_CLOSE)
+    assert (red.status, red.is_active) == (WarningStatus.CLOSED, False)
+
+
 def test_only_the_platform_office_assigns_snoozes_or_closes_a_red_warning(db_session: Session, scene: Scene) -> None:
     """One member agency may not silence, close or take over a warning every member agency shares."""
     red = scene.red(db_session)

@@ -124,6 +124,20 @@ def test_red_is_assigned_snoozed_and_closed_by_the_platform_office_only(action: 
         check(platform_office(), action, yellow(WarningStatus.IN_DISPOSAL))
 
 
+def test_the_supervisor_the_office_assigned_closes_the_red_warning() -> None:
+    assigned = WarningState(
+        level=WarningLevel.RED, status=WarningStatus.IN_DISPOSAL, scope_agency_id=None, assignee_id=7
+    )
+    tax_supervisor = Actor(name="tax", user_id=7, agency_id=TAX, agency_code="TAX", roles=frozenset({Role.SUPERVISOR}))
+    assert check(tax_supervisor, Action.CLOSE, assigned) == WarningStatus.CLOSED
+    for other in (supervisor(MKT), supervisor(TAX)):  # not the assignee
+        with pytest.raises(NotPermitted):
+            check(other, Action.CLOSE, assigned)
+    for action in (Action.ASSIGN, Action.SNOOZE):  # still the office's
+        with pytest.raises(NotPermitted):
+            check(tax_supervisor, action, assigned)
+
+
 def test_members_acknowledge_and_dispose_red_the_office_does_not() -> None:
     assert check(supervisor(MKT), Action.ACKNOWLEDGE, red()) == WarningStatus.ACKNOWLEDGED
     assert check(supervisor(TAX), Action.DISPOSE, red(WarningStatus.ACKNOWLEDGED)) == WarningStatus.IN_DISPOSAL

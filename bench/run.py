@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-BENCHMARKS = ["bench.foundation", "bench.ingest", "bench.warnings_bench"]
+BENCHMARKS = ["bench.foundation", "bench.ingest", "bench.warnings_bench", "bench.draw"]
 
 
 def main() -> int:

@@ -170,3 +170,8 @@ class AuditTag(enum.StrEnum):
     PUBLIC_DRAW_READ = "public:draw:read"
     WEB_INSPECTOR_CONFLICT = "web:inspector:conflict"
     CLI_INSPECTOR_CONFLICT = "cli:inspector:conflict"
+    # operation: the active scheduler, the platform office's view of its runs, backups and restores
+    JOB_SCHEDULER_LEASE = "job:scheduler:lease"
+    WEB_JOB_RUN_LIST = "web:job_run:list"
+    CLI_DATABASE_BACKUP = "cli:database:backup"
+    CLI_DATABASE_RESTORE = "cli:database:restore"

@@ -114,6 +114,15 @@ class Settings:
     # Default UI language: zh (Chinese) or en.
     default_locale: str = "zh"
 
+    # `signalhub serve` runs the periodic jobs in-process; turn off when `signalhub scheduler` runs them.
+    embedded_scheduler: bool = True
+    # Seconds a scheduler's lease lasts without a heartbeat (sent every quarter of it) before a standby takes over.
+    scheduler_lease_seconds: int = 60
+    # Folder of pg_dump/pg_restore (the server's major version or newer); empty: PATH, then /usr/lib/postgresql.
+    pg_bin_dir: str = ""
+    # Level of the JSON log lines on stderr: DEBUG, INFO, WARNING or ERROR.
+    log_level: str = "INFO"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read every option from ``SIGNALHUB_<NAME>``; keyword overrides win."""

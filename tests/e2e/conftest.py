@@ -100,7 +100,7 @@ def page(browser: object, server: str, request: pytest.FixtureRequest) -> Iterat
         base_url=server, viewport={"width": 1366, "height": 768}, locale="zh-CN", accept_downloads=True
     )
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(30_000)  # a shared, busy CI machine
     yield page
     context.close()
 

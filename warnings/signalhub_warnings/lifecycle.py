@@ -11,7 +11,8 @@ orange warning. A red warning is every member agency's, so no one agency decides
 supervisors of any member agency acknowledge it, record their measures, send feedback and give
 their agency's receipt; only the platform office (its admins) assigns it, snoozes one of its rules
 or closes it (``RED_OFFICE_ACTIONS``), except that the supervisor the office assigned it to closes
-it once their measures are recorded (the office chose them to decide it for everyone). Marking a subject yellow by hand is for an agency's admins.
+it once their measures are recorded (the office chose them to decide it for everyone).
+Marking a subject yellow by hand is for an agency's admins.
 Services call ``check`` before they change anything; a refusal is an ``LifecycleError`` carrying a
 code, an English message and the HTTP status the web and the API answer with.
 """

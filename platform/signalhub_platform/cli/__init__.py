@@ -40,6 +40,7 @@ def _register() -> None:
     # Each module adds its commands to ``main`` when imported.
     from signalhub_platform.cli import (  # noqa: F401
         audit,
+        backup,
         database,
         demo,
         draws,
@@ -50,6 +51,7 @@ def _register() -> None:
         reference,
         reports,
         sample,
+        scheduler_cli,
         users,
         validate,
         warnings_cli,

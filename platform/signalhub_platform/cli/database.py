@@ -35,7 +35,7 @@ def init(ctx: CliContext) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @pass_context
 def serve(ctx: CliContext, host: str, port: int) -> None:
-    """Serve the web UI and API (embedded mode: one process, the job worker in a thread)."""
+    """Serve the web UI and API (embedded mode: one process; the job worker and the scheduler in threads)."""
     import datetime as dt
 
     from signalhub_config import MissingKeysError
@@ -45,10 +45,13 @@ def serve(ctx: CliContext, host: str, port: int) -> None:
     from signalhub_platform.db import transaction
     from signalhub_platform.models import Actor
     from signalhub_platform.models.types import utcnow
+    from signalhub_platform.scheduler import start_embedded_scheduler
+    from signalhub_platform.web.observability import configure_logging
     from signalhub_platform.worker import WorkerThread
     from signalhub_warnings.jobs import queue_handlers as warnings_handlers
     from signalhub_warnings.rules import Thresholds
 
+    configure_logging(ctx.settings.log_level)
     try:
         app = create_app(ctx.settings, session_factory=ctx.factory)
     except MissingKeysError as exc:
@@ -75,8 +78,12 @@ def serve(ctx: CliContext, host: str, port: int) -> None:
         },
     )
     worker.start()
+    # Under the same lease as `signalhub scheduler`: if one runs elsewhere, this one stands by.
+    scheduler = start_embedded_scheduler(platform.session_factory, platform.keys, ctx.settings)
     click.echo(f"signalhub on http://{host}:{port}/")
     try:
         app.run(host=host, port=port, debug=False, use_reloader=False)
     finally:
         worker.stop()
+        if scheduler is not None:
+            scheduler.shutdown()

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from signalhub_platform.drawing import MANIFEST_FORMAT, STRATA
+from signalhub_platform.drawing import MANIFEST_FORMAT, STRATA, UNIFORM_STRATUM
 from signalhub_platform.models import (
     Agency,
     DrawTarget,
@@ -239,6 +239,10 @@ def build_manifest(
     agencies = resolve_agencies(session, spec.agencies)
     items = resolve_items(session, agencies, spec.items)
     directory = target_directory(session, spec.filters, as_of=as_of)
+    if spec.strategy != "stratified":
+        # A uniform draw does not use warning levels: the manifest (published with the draw) must
+        # not carry them, since yellow and orange are visible to their own agency only.
+        directory = [(entity_id, uscc, UNIFORM_STRATUM) for entity_id, uscc, _ in directory]
     usccs = {uscc for _, uscc, _ in directory}
     parameters: dict[str, Any] = {
         "strategy": spec.strategy,

@@ -22,6 +22,7 @@ from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
 from signalhub_platform.drawing import (
     STRATA,
+    UNIFORM_STRATUM,
     DrawError,
     canonical_json,
     check_ratio,
@@ -170,7 +171,8 @@ def create_draw(
     draw.manifest = canonical_json(manifest)
     draw.population_sha256 = document_sha256(manifest)
     draw.population_count = len(directory)
-    draw.strata_counts = canonical_json({s: counts.get(s, 0) for s in STRATA})
+    shown = STRATA if spec.strategy == "stratified" else (UNIFORM_STRATUM,)
+    draw.strata_counts = canonical_json({s: counts.get(s, 0) for s in shown})
     session.flush()
     record_event(
         session,

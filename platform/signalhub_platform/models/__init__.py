@@ -55,6 +55,7 @@ from signalhub_platform.models.risk_warnings import (
     WarningStatus,
     Watch,
 )
+from signalhub_platform.models.scheduling import JobRun, JobRunOutcome, SchedulerLease
 
 __all__ = [
     "PLATFORM_OFFICE_CODE",
@@ -87,6 +88,8 @@ __all__ = [
     "InspectorConflict",
     "InspectorQualification",
     "Job",
+    "JobRun",
+    "JobRunOutcome",
     "JobState",
     "LoginAttempt",
     "ManualFlag",
@@ -103,6 +106,7 @@ __all__ = [
     "RiskWarning",
     "Role",
     "RoleKind",
+    "SchedulerLease",
     "SubjectType",
     "TextReport",
     "User",

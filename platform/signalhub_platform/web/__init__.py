@@ -12,15 +12,19 @@ def register_web(app: Flask) -> None:
         api_warnings,
         auth,
         batches,
+        draws,
         errors,
         labels,
         main,
+        observability,
         openapi,
+        public,
         reports,
         security,
         warnings_queue,
     )
 
+    observability.init_app(app)  # first: every request gets its id and its log line
     security.init_app(app)
     errors.init_app(app)
     labels.init_app(app)
@@ -33,3 +37,5 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(warnings_queue.bp)
     app.register_blueprint(api_warnings.bp)
+    app.register_blueprint(draws.bp)
+    app.register_blueprint(public.bp)

@@ -10,6 +10,7 @@ from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
 from signalhub_ingest import corrections
 from signalhub_ingest.schemas import RecordCorrectionSchema, RecordWithdrawalSchema
+from signalhub_platform.inspections.outcomes import entity_inspection_history
 from signalhub_platform.models import Openness, RecordKind, RiskLevel
 from signalhub_platform.sharing import services
 from signalhub_platform.web.context import current_actor, db, state
@@ -77,8 +78,9 @@ def entity(uscc: str) -> str:
         abort(404)
     # Composed here: the sharing layer may not import warnings (sibling layers).
     linked = graph.linked_entities(session, actor, profile.entity.id, tag=AuditTag.WEB_ENTITY_LINKED)
+    inspections = entity_inspection_history(session, profile.entity.id)
     session.commit()
-    return render_template("main/entity.html", profile=profile, linked=linked)
+    return render_template("main/entity.html", profile=profile, linked=linked, inspections=inspections)
 
 
 @bp.get("/records/<int:record_id>")

@@ -293,3 +293,22 @@ def test_results_need_a_drawn_target_and_a_known_outcome(db_session: Session, di
             actor=SYSTEM,
             inspected_on=beijing_today() + dt.timedelta(days=1),
         )
+
+
+def test_a_uniform_manifest_carries_no_warning_levels(db_session: Session, directory: Directory) -> None:
+    # The package is published with the draw; yellow and orange belong to their own agency only.
+    entity = directory.entities[0]
+    db_session.add(
+        RiskWarning(
+            subject_type=SubjectType.ENTITY,
+            subject_key=f"entity:{entity.id}",
+            entity_id=entity.id,
+            scope_key=str(directory.tax.id),
+            scope_agency_id=directory.tax.id,
+            level=WarningLevel.YELLOW,
+        )
+    )
+    db_session.flush()
+    draw = create_draw(db_session, spec(), actor=SYSTEM)
+    assert {stratum for _, stratum in json.loads(draw.manifest)["population"]} == {"all"}
+    assert json.loads(draw.strata_counts) == {"all": 40}

@@ -175,3 +175,4 @@ class AuditTag(enum.StrEnum):
     WEB_JOB_RUN_LIST = "web:job_run:list"
     CLI_DATABASE_BACKUP = "cli:database:backup"
     CLI_DATABASE_RESTORE = "cli:database:restore"
+    WEB_INSPECTORS_SAVE = "web:inspectors:save"

@@ -175,7 +175,14 @@ class _InspectorRow:
     is_active: bool
 
 
-def import_inspectors(session: Session, rows: Rows, *, actor: Actor, file_sha256: str = "") -> InspectorImportReport:
+def import_inspectors(
+    session: Session,
+    rows: Rows,
+    *,
+    actor: Actor,
+    file_sha256: str = "",
+    tag: AuditTag = AuditTag.CLI_INSPECTORS_IMPORT,
+) -> InspectorImportReport:
     """Create or update inspectors by certificate number and replace their qualifications.
 
     ``items`` lists item codes of the inspector's own agency, separated by ``;`` (blank: none);
@@ -264,7 +271,7 @@ def import_inspectors(session: Session, rows: Rows, *, actor: Actor, file_sha256
     session.flush()
     record_event(
         session,
-        AuditTag.CLI_INSPECTORS_IMPORT,
+        tag,
         actor=actor,
         data={
             "file_sha256": file_sha256,

@@ -14,6 +14,7 @@ def register_web(app: Flask) -> None:
         batches,
         draws,
         errors,
+        inspectors,  # noqa: F401 (adds its routes to draws.bp, so imported before that is registered)
         labels,
         main,
         observability,

@@ -37,7 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signalhub_audit.hashing import GENESIS, canonical_json, chain_hash
-from signalhub_audit.services import lock_chain, record_event
+from signalhub_audit.services import chain_head, lock_chain, record_event
 from signalhub_audit.tags import AuditTag
 from signalhub_config import MissingKeysError, Settings
 from signalhub_platform.models import Actor, AuditCheckpoint, AuditEvent, AuditSubject
@@ -182,8 +182,7 @@ def create_checkpoint(
     checkpoint's own event is the one directly after its head. Flushes, never commits.
     """
     lock_chain(session)  # the lock record_event takes again below; advisory locks are re-entrant
-    head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
-    size, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    size, head_hash = chain_head(session)
     note = sign_checkpoint(signing_key, size=size, head_hash=head_hash, created_at=now)
     checkpoint = AuditCheckpoint(size=size, head_hash=head_hash, note=note, created_at=now)
     session.add(checkpoint)

@@ -77,8 +77,8 @@ def record_event(
     # Core on the session's connection: an audit row is written once and never loaded back as an
     # ORM object, and this runs on every read of the platform (the ORM bulk path costs ~3x more).
     connection = session.connection()
-    head = connection.execute(_HEAD).first()
-    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS)
+    last_seq, prev_hash = chain_head(session)
+    seq = last_seq + 1
     event_hash = chain_hash(seq, prev_hash, payload)
     connection.execute(
         _INSERT_EVENT,
@@ -99,6 +99,15 @@ def record_event(
     if subject_list:
         connection.execute(_INSERT_SUBJECT, [{"seq": seq, "kind": kind, "ref": ref} for kind, ref in subject_list])
     return AppendedEvent(seq=seq, hash=event_hash)
+
+
+def chain_head(session: Session) -> tuple[int, str]:
+    """``(seq, hash)`` of the newest event, ``(0, GENESIS)`` for an empty log.
+
+    Only a writer holding ``lock_chain`` may rely on it staying the head.
+    """
+    head = session.connection().execute(_HEAD).first()
+    return (head.seq, head.hash) if head else (0, GENESIS)
 
 
 def lock_chain(session: Session) -> None:

@@ -87,8 +87,6 @@ class Settings:
     # Warnings: working days to acknowledge a warning, per level, "red=2,orange=3,yellow=5".
     warning_ack_working_days: str = "red=2,orange=3,yellow=5"
 
-    # Double random draws: default share of targets per warning stratum, "red=1.0,orange=0.5,...".
-    sampler_stratum_weights: str = "red=1.0,orange=0.5,yellow=0.2,none=0.03"
     # Double random draws: minimum decimal digits of a public seed.
     sampler_min_seed_digits: int = 20
 
@@ -160,11 +158,6 @@ class Settings:
     def acknowledge_days(self) -> dict[str, int]:
         pairs = (item.split("=", 1) for item in self.warning_ack_working_days.split(",") if item.strip())
         return {name.strip(): int(value) for name, value in pairs}
-
-    @property
-    def stratum_weights(self) -> dict[str, float]:
-        pairs = (item.split("=", 1) for item in self.sampler_stratum_weights.split(",") if item.strip())
-        return {name.strip(): float(value) for name, value in pairs}
 
     def missing_keys(self) -> list[str]:
         """Names of keys that are neither configured nor present as files."""

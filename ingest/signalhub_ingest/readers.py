@@ -692,15 +692,7 @@ def _malformed(row_number: int, exc: csv.Error) -> ReaderError:
 
 
 def _csv_rows(reader: Iterator[list[str]], header: list[str]) -> Iterator[Row]:
-    row_number = 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise _malformed(row_number + 1, exc) from exc
-        row_number += 1
+    for row_number, cells in _csv_cells(reader, after=1):  # the header was record 1
         row = _to_row(row_number, [cell.strip() for cell in cells], header)
         if row is not None:
             yield row
@@ -846,9 +838,9 @@ def open_upload(
         yield UploadTable("csv", header, _require_rows(rows), encoding, header_row)
 
 
-def _csv_cells(reader: Iterator[list[str]]) -> Iterator[CellsRow]:
-    """Numbered CSV records (a quoted cell may span lines: Excel numbers records, not lines)."""
-    row_number = 0
+def _csv_cells(reader: Iterator[list[str]], after: int = 0) -> Iterator[CellsRow]:
+    """Numbered CSV records, from ``after + 1`` (a quoted cell may span lines: Excel numbers records, not lines)."""
+    row_number = after
     while True:
         try:
             cells = next(reader)

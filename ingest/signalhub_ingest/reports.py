@@ -45,8 +45,9 @@ from sqlalchemy.orm import Session
 
 from signalhub_audit.services import Subject, record_event
 from signalhub_audit.tags import AuditTag
+from signalhub_ingest.readers import file_sha256
 from signalhub_platform.models import Actor, Agency, ReportKind, Role, TextReport
-from signalhub_platform.models.types import utcnow
+from signalhub_platform.models.types import beijing_today, utcnow
 from signalhub_platform.workdays import (
     CalendarUnavailableError,
     working_days_after,
@@ -61,8 +62,6 @@ ANNUAL_OVERDUE_YEARS = 3
 MAX_REPORT_BYTES = 50 * 1024 * 1024
 CAMPAIGN_NAME_MAX_CHARS = 200
 FILENAME_MAX_CHARS = 255
-# Due dates are Beijing dates; China has had no daylight saving time since 1991.
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 PDF = ".pdf"
 DOCX = ".docx"
@@ -140,14 +139,6 @@ def special_due_on(end_on: dt.date) -> dt.date:
 def annual_due_on(year: int) -> dt.date:
     """Article 14: "于下一年度 1 月 31 日前" — a fixed date, weekend or not."""
     return dt.date(year + 1, 1, 31)
-
-
-def beijing_date(moment: dt.datetime) -> dt.date:
-    return moment.astimezone(BEIJING).date()
-
-
-def beijing_today(now: dt.datetime | None = None) -> dt.date:
-    return beijing_date(now or utcnow())
 
 
 def _latest_past_due_year(today: dt.date) -> int:
@@ -339,7 +330,7 @@ def _status(
         item.campaign_end_on = report.campaign_end_on
     if report is not None and report.submitted_at is not None:
         item.status = SUBMITTED
-        item.is_late = beijing_date(report.submitted_at) > due_on
+        item.is_late = beijing_today(report.submitted_at) > due_on
         item.is_on_behalf = report.submitted_by is not None and report.submitted_by.agency_id != report.agency_id
         return item
     try:
@@ -354,7 +345,7 @@ def _status(
 
 
 def _agency_since(agency: Agency) -> dt.date:
-    return beijing_date(agency.created_at)
+    return beijing_today(agency.created_at)
 
 
 @contextmanager
@@ -464,7 +455,7 @@ def submit_report(
         agency = _load_agency(session, actor, agency_code)
         if not can_submit_report(actor, agency):
             raise ReportForbidden("only the agency's liaisons and admins, or the platform office, submit reports")
-        report = _report_to_submit(session, agency, report_id, annual_year, today=beijing_date(now))
+        report = _report_to_submit(session, agency, report_id, annual_year, today=beijing_today(now))
         file_type = inspect_report_file(filename, data)
         sha256 = hashlib.sha256(data).hexdigest()
         relative_path = _store_file(storage_dir, agency, sha256, file_type.extension, data)
@@ -504,7 +495,7 @@ def submit_report(
             "size": len(data),
             "content_type": file_type.content_type,
             "on_behalf": actor.agency_id != agency.id,
-            "is_late": beijing_date(now) > report.due_on,
+            "is_late": beijing_today(now) > report.due_on,
         },
     )
     return report
@@ -542,11 +533,13 @@ def list_reports(session: Session, actor: Actor, *, agency_code: str, today: dt.
         agency = _load_agency(session, actor, agency_code)
     rows = _reports_of(session, [agency.id])
     items = [_status(row.kind, row.year, row.due_on, row, today) for row in rows]
-    since = _agency_since(agency).year
+    since = _agency_since(agency)
     started = {row.year for row in rows if row.kind == ReportKind.ANNUAL_RISK}
     # The annual reports owed, and the ones coming due (the current year's), before any upload.
-    expected = set(owed_annual_years(today, _agency_since(agency)))
-    expected.update(year for year in (today.year - 1, today.year) if annual_due_on(year) >= today and year >= since)
+    expected = set(owed_annual_years(today, since))
+    expected.update(
+        year for year in (today.year - 1, today.year) if annual_due_on(year) >= today and year >= since.year
+    )
     items += [
         _status(ReportKind.ANNUAL_RISK, year, annual_due_on(year), None, today) for year in sorted(expected - started)
     ]
@@ -580,7 +573,7 @@ def get_report_file(
             raise ReportNotFound()
         root = storage_dir.resolve()
         path = (root / report.file_path).resolve()
-        if not path.is_relative_to(root) or not path.is_file() or _file_sha256(path) != report.file_sha256:
+        if not path.is_relative_to(root) or not path.is_file() or file_sha256(path) != report.file_sha256:
             # Refuse rather than hand out something other than what was submitted.
             raise ReportFileUnavailable()
     record_event(
@@ -646,11 +639,3 @@ def _find(
     if for_update:
         query = query.with_for_update().execution_options(populate_existing=True)
     return session.scalars(query).first()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -44,10 +44,16 @@ class RecordCorrectionSchema(Schema):
     risk_level = fields.Enum(RiskLevel, by_value=True, allow_none=True)
     openness = fields.Enum(Openness, by_value=True)
     category = fields.String(
-        validate=[validate.Length(min=1, max=64), _without_id_number("category", COLUMNS_BY_KEY["category"].label_zh)]
+        validate=[
+            validate.Length(min=1, max=COLUMNS_BY_KEY["category"].max_length),
+            _without_id_number("category", COLUMNS_BY_KEY["category"].label_zh),
+        ]
     )
     description = fields.String(
-        validate=[validate.Length(max=4000), _without_id_number("description", COLUMNS_BY_KEY["description"].label_zh)]
+        validate=[
+            validate.Length(max=COLUMNS_BY_KEY["description"].max_length),
+            _without_id_number("description", COLUMNS_BY_KEY["description"].label_zh),
+        ]
     )
     occurred_on = fields.Date()
 

@@ -137,6 +137,9 @@ def store_upload(
         raise BatchForbidden("you may not upload for this agency")
     if not _PERIOD.match(period):
         raise IngestError(f"period must look like 2026Q3, not {period[:20]!r}")
+    # The name is shown on batch pages and audited: an ID number in it (张三110105….csv) is masked,
+    # or the audit guard would refuse the event and the upload would fail.
+    shown_name = redact_id_numbers(Path(filename).name)[:255]
     directory = instance_dir / UPLOAD_DIR / agency.code
     directory.mkdir(parents=True, exist_ok=True)
     digest, size, temp_path = _copy_to_temp(stream, directory)
@@ -151,7 +154,7 @@ def store_upload(
                 _tag(channel, "duplicate"),
                 actor=actor,
                 subjects=[("batch", earlier.id)],
-                data={"file_sha256": digest, "filename": filename[:255], "earlier_batch": earlier.id},
+                data={"file_sha256": digest, "filename": shown_name, "earlier_batch": earlier.id},
             )
             return UploadOutcome(batch=earlier, is_duplicate=True)
         final_path = directory / f"{digest}.{kind}"
@@ -165,7 +168,7 @@ def store_upload(
         is_on_behalf=actor.agency_id != agency.id and not actor.is_system,
         source=RecordSource.BATCH,
         period=period,
-        filename=Path(filename).name[:255],
+        filename=shown_name,
         file_sha256=digest,
         file_size=size,
         file_path=str(final_path.relative_to(instance_dir)),

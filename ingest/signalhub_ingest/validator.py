@@ -29,6 +29,7 @@ from operator import getitem, itemgetter
 
 from signalhub_ingest.rules import (
     COLUMN_KEYS,
+    COLUMNS_BY_KEY,
     EARLIEST_DATE,
     FULL_WIDTH_ALNUM,
     KIND_WORDS,
@@ -208,6 +209,20 @@ _OPENNESS_ALLOWED = allowed_values("openness")
 _USCC_STATUS = {CheckStatus.VALID: "valid", CheckStatus.NONSTANDARD: "nonstandard"}
 
 
+def _max_length(column: str) -> int:
+    limit = COLUMNS_BY_KEY[column].max_length
+    assert limit is not None, column
+    return limit
+
+
+# The limits ``rules`` declares (and the template and messages state), bound once for the hot loop.
+_MAX_ENTITY_NAME = _max_length("entity_name")
+_MAX_PERSON_NAME = _max_length("person_name")
+_MAX_CATEGORY = _max_length("category")
+_MAX_DESCRIPTION = _max_length("description")
+_MAX_SOURCE_REF = _max_length("source_ref")
+
+
 class RowValidator:
     """Validates the rows of one file (or single records) for one agency against one day.
 
@@ -356,14 +371,14 @@ class RowValidator:
                 issues.append(_id_in_text(row_number, "uscc", code))
 
         entity = _prose(entity_name)
-        if len(entity) > 200:
-            issues.append(_too_long(row_number, "entity_name", entity, 200))
+        if len(entity) > _MAX_ENTITY_NAME:
+            issues.append(_too_long(row_number, "entity_name", entity, _MAX_ENTITY_NAME))
         if len(entity) > 14 and _digit_run(entity) is not None and has_id_number(entity, self.today):
             issues.append(_id_in_text(row_number, "entity_name", entity))
 
         person = _prose(person_name)
-        if len(person) > 100:
-            issues.append(_too_long(row_number, "person_name", person, 100))
+        if len(person) > _MAX_PERSON_NAME:
+            issues.append(_too_long(row_number, "person_name", person, _MAX_PERSON_NAME))
         if len(person) > 14 and _digit_run(person) is not None and has_id_number(person, self.today):
             issues.append(_id_in_text(row_number, "person_name", person))
 
@@ -386,8 +401,8 @@ class RowValidator:
         category_text = _prose(category)
         if not category_text:
             issues.append(make_issue(row_number, "category", "", IssueCode.REQUIRED))
-        elif len(category_text) > 64:
-            issues.append(_too_long(row_number, "category", category_text, 64))
+        elif len(category_text) > _MAX_CATEGORY:
+            issues.append(_too_long(row_number, "category", category_text, _MAX_CATEGORY))
         if (
             len(category_text) > 14
             and _digit_run(category_text) is not None
@@ -396,8 +411,8 @@ class RowValidator:
             issues.append(_id_in_text(row_number, "category", category_text))
 
         description_text = _prose(description)
-        if len(description_text) > 4000:
-            issues.append(_too_long(row_number, "description", description_text, 4000))
+        if len(description_text) > _MAX_DESCRIPTION:
+            issues.append(_too_long(row_number, "description", description_text, _MAX_DESCRIPTION))
         if (
             len(description_text) > 14
             and _digit_run(description_text) is not None
@@ -436,8 +451,8 @@ class RowValidator:
         ref = _text(source_ref)
         if not ref:
             issues.append(make_issue(row_number, "source_ref", "", IssueCode.REQUIRED))
-        elif len(ref) > 64:
-            issues.append(_too_long(row_number, "source_ref", ref, 64))
+        elif len(ref) > _MAX_SOURCE_REF:
+            issues.append(_too_long(row_number, "source_ref", ref, _MAX_SOURCE_REF))
         elif len(ref) > 14 and _digit_run(ref) is not None and has_id_number(ref, self.today):
             issues.append(_id_in_text(row_number, "source_ref", ref))
         elif self._track_duplicates:

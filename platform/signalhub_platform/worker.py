@@ -17,16 +17,18 @@ import logging
 import os
 import socket
 import threading
-import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from signalhub_config import Settings
+from signalhub_platform.crypto import PersonalDataCipher
 from signalhub_platform.db import is_postgresql, transaction
 from signalhub_platform.models import Job, JobState
 from signalhub_platform.models.types import utcnow
+from signalhub_platform.scheduler import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,20 @@ HEARTBEAT_EVERY = dt.timedelta(seconds=20)
 MAX_ATTEMPTS = 3
 
 Handler = Callable[[sessionmaker[Session], Mapping[str, Any], Callable[[], None]], object]
+
+
+def queue_handlers(settings: Settings, cipher: PersonalDataCipher) -> dict[str, Handler]:
+    """Every kind of queued job and its handler: the one map ``signalhub worker`` and ``serve`` run."""
+    from signalhub_ingest.jobs import queue_handlers as ingest_handlers
+    from signalhub_warnings.jobs import queue_handlers as warnings_handlers
+    from signalhub_warnings.rules import Thresholds
+
+    return {
+        **ingest_handlers(
+            cipher=cipher, instance_dir=settings.instance_dir, bulk_cache_mb=settings.sqlite_bulk_cache_mb
+        ),
+        **warnings_handlers(thresholds=Thresholds.from_settings(settings), acknowledge_days=settings.acknowledge_days),
+    }
 
 
 def enqueue(session: Session, kind: str, payload: Mapping[str, Any], *, now: dt.datetime | None = None) -> Job:
@@ -104,24 +120,15 @@ def run_one(
         with transaction(factory) as session:
             session.execute(update(Job).where(Job.id == job_id, Job.claimed_by == name).values(heartbeat_at=current))
 
+    outcome: dict[str, object] = {"state": JobState.DONE}
     try:
         handlers[kind](factory, payload, heartbeat)
     except Exception as exc:  # the job failed; the worker lives on and records why
         log.exception("job %s (%s) failed", job_id, kind)
-        with transaction(factory) as session:
-            session.execute(
-                update(Job)
-                .where(Job.id == job_id)
-                .values(
-                    state=JobState.FAILED,
-                    finished_at=now(),
-                    error=f"{type(exc).__name__}: {exc}"[:2000] + "\n" + traceback.format_exc(limit=5)[-2000:],
-                )
-            )
-    else:
-        with transaction(factory) as session:
-            session.execute(update(Job).where(Job.id == job_id).values(state=JobState.DONE, finished_at=now()))
+        # The scheduler's error text: a batch's failure may quote a row, so ID numbers are masked.
+        outcome = {"state": JobState.FAILED, "error": describe_error(exc)}
     with transaction(factory) as session:
+        session.execute(update(Job).where(Job.id == job_id).values(finished_at=now(), **outcome))
         return session.get(Job, job_id)
 
 

@@ -192,6 +192,7 @@ def test_correction_keeps_history_and_withdrawal_is_a_version(client: FlaskClien
     assert corrected["version"] == 2 and corrected["supersedes_id"] == record.id and corrected["risk_level"] == "high"
     stale = client.put(f"/api/v1/records/{record.id}", headers=auth_a, json={"reason": "again"})
     assert stale.status_code == 409
+    assert stale.get_json()["error"]["code"] == 409  # the API's one error document
     withdrawn = client.delete(f"/api/v1/records/{corrected['id']}", headers=auth_a, json={"reason": "duplicate"})
     assert withdrawn.get_json()["record"]["status"] == "withdrawn"
     history = client.get(f"/api/v1/records/{record.id}", headers={"Authorization": f"Bearer {world.tokens['B']}"})

@@ -7,8 +7,8 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from signalhub_platform.models import AuditEvent, Inspector, InspectorConflict, Role
-from tests.factories import make_user
+from signalhub_platform.models import AuditEvent, Inspector, InspectorConflict, Openness, Role
+from tests.factories import make_entity, make_record, make_user
 from tests.integration.inspections.draw_fixtures import make_item
 from tests.web.test_draws import Scene, build_scene, page, post
 from tests.web.test_pages import signed_in
@@ -81,6 +81,19 @@ def test_declaring_a_conflict_shows_the_count(app: Flask, db_session: Session) -
     assert "<td>1</td>" in row
     unknown = post(client, f"{PAGE}/conflicts", PAGE, {**data, "uscc": "91110000000000000X"})
     assert unknown.status_code == 409 and "没有使用此统一社会信用代码的主体" in unknown.get_data(as_text=True)
+
+
+def test_a_conflict_does_not_reveal_an_entity_known_only_from_another_agencys_private_record(
+    app: Flask, db_session: Session
+) -> None:
+    scene = _scene(db_session)
+    hidden = make_entity(db_session, name="暗访对象有限公司", is_in_registry=False)
+    make_record(db_session, scene.directory.tax, entity=hidden, openness=Openness.PRIVATE)
+    client = signed_in(app, db_session, scene.coordinator)
+    data = {"certificate_no": "SAMR-001", "uscc": hidden.uscc, "reason": "亲属"}
+    response = post(client, f"{PAGE}/conflicts", PAGE, data)
+    assert response.status_code == 409 and "没有使用此统一社会信用代码的主体" in response.get_data(as_text=True)
+    assert db_session.scalar(select(func.count()).select_from(InspectorConflict)) == 0
 
 
 def test_another_agencys_coordinator_cannot_edit(app: Flask, db_session: Session) -> None:

@@ -107,8 +107,16 @@ def test_search_by_name_and_by_id_number(app: Flask, db_session: Session, scene:
 def test_platform_office_cannot_search_by_id_number(app: Flask, db_session: Session, scene: dict) -> None:
     client = signed_in(app, db_session, scene["office"])
     token = csrf_of(client.get(f"{BASE}/search").get_data(as_text=True))
+    client.set_cookie("lang", "en", domain="localhost")
+    before = db_session.scalar(select(func.max(AuditEvent.seq))) or 0
     html = client.post(f"{BASE}/search", data={"q": scene["id_number"], "csrf_token": token}).get_data(as_text=True)
     assert "李四" not in html
+    assert "available to member agency users only" in html
+    # The refused attempt is audited too, and neither the number nor any index of it is kept.
+    events = list(db_session.scalars(select(AuditEvent).where(AuditEvent.seq > before)))
+    assert [e.tag for e in events] == ["web:person:search"]
+    assert scene["id_number"] not in events[0].payload and "bidx" not in events[0].payload
+    assert "rejected" in events[0].payload
 
 
 def test_id_number_in_a_url_is_neither_searched_nor_echoed(app: Flask, db_session: Session, scene: dict) -> None:
@@ -121,6 +129,7 @@ def test_owner_corrects_by_form_with_csrf(app: Flask, db_session: Session, scene
     client = signed_in(app, db_session, scene["tax_user"])
     record_id = scene["shared"].id
     page = client.get(f"{BASE}/records/{record_id}").get_data(as_text=True)
+    assert f"/records/{record_id}/correct" in page and f"/records/{record_id}/withdraw" in page
     response = client.post(
         f"{BASE}/records/{record_id}/correct",
         data={"csrf_token": csrf_of(page), "risk_level": "high", "openness": "shared", "reason": "复核后调整等级"},

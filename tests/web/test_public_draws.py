@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from signalhub_platform.drawing import verify_package
@@ -61,6 +61,28 @@ def test_a_published_draw_is_on_the_public_site_without_inspectors_or_strata(
     events = list(db_session.scalars(select(AuditEvent).where(AuditEvent.seq > before)))
     assert [e.tag for e in events] == ["public:draw:read", "public:draw:read"]
     assert all(json.loads(e.payload)["actor"] == "anonymous" for e in events)
+
+
+def test_the_public_list_does_not_read_manifests_or_results(
+    client: FlaskClient, db_session: Session, scene: Scene
+) -> None:
+    # Anyone may load the list, and a large draw's manifest runs to megabytes: only the summary
+    # columns are read, and the package link is worked out on the draw's own page.
+    draw = make_draw(db_session, scene, publish=True)
+    statements: list[str] = []
+    connection = db_session.connection()
+
+    def listener(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(connection, "before_cursor_execute", listener)
+    try:
+        listing = public_page(client, "/public/draws")
+    finally:
+        event.remove(connection, "before_cursor_execute", listener)
+    assert draw.population_sha256 in listing
+    draw_reads = [s for s in statements if "FROM draws" in s]
+    assert draw_reads and not any("draws.manifest" in s or "draws.result," in s for s in draw_reads)
 
 
 def test_unpublished_draws_are_404_on_the_public_site(client: FlaskClient, db_session: Session, scene: Scene) -> None:

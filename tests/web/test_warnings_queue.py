@@ -337,7 +337,11 @@ def test_watch_and_inbox_by_form(app: Flask, db_session: Session, scene: Scene) 
     assert post(watcher, f"/inbox/{message.id}/read", "/inbox").status_code == 302
     db_session.refresh(message)
     assert message.read_at is not None
+    before = last_seq(db_session)
     assert post(watcher, "/inbox/99999999/read", "/inbox").status_code == 404
+    refusal = db_session.scalars(select(AuditEvent).where(AuditEvent.seq > before).order_by(AuditEvent.seq)).all()[-1]
+    refused = (refusal.tag, json.loads(refusal.payload)["data"]["refused"])
+    assert refused == (AuditTag.WEB_INBOX_MARK_READ, "not_found")  # the refusal is committed, audited
     assert post(watcher, "/watches/remove", "/watches", subject_type="entity",
                 subject_id=str(scene.yellow_entity.id)).status_code == 302  # fmt: skip
     assert "黄色页面测试有限公司" not in page(watcher, "/watches")

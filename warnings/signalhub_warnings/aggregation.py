@@ -41,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from signalhub_platform.db import is_postgresql
 from signalhub_platform.models import (
     PLATFORM_SCOPE,
     EntityPersonRole,
@@ -283,5 +284,5 @@ def insert_candidates(
                 .having(or_(*(open_metrics[r.metric] >= r.threshold for r in platform_rules)))
             )  # fmt: skip
             session.execute(insert(table).from_select(columns, select_))
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         session.execute(text(f"ANALYZE {CANDIDATES}"))  # temporary tables get no autovacuum statistics

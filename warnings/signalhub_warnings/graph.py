@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import networkx as nx
-from sqlalchemy import ColumnElement, Select, exists, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from signalhub_audit.services import record_event
@@ -35,12 +35,11 @@ from signalhub_platform.models import (
     Entity,
     EntityPersonRole,
     Person,
-    Record,
     RiskWarning,
     WarningLevel,
 )
 from signalhub_platform.models.types import beijing_today
-from signalhub_platform.models.visibility import record_visible_to
+from signalhub_platform.models.visibility import entity_visible_to
 from signalhub_warnings.rules import LEVEL_ORDER
 from signalhub_warnings.services import visible_warnings_clause
 
@@ -281,7 +280,7 @@ def linked_entities(
     entity_ids = {link.entity_id for link in links} | {e for link in links for e in link.via}
     person_ids = {p for link in links for p in link.persons}
     entities = {
-        e.id: e for e in session.scalars(select(Entity).where(Entity.id.in_(entity_ids), _entity_known_to(actor)))
+        e.id: e for e in session.scalars(select(Entity).where(Entity.id.in_(entity_ids), entity_visible_to(actor)))
     }
     persons = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
     entity_levels = _visible_levels(session, actor, RiskWarning.entity_id, set(entities))
@@ -325,15 +324,6 @@ def linked_entities(
     return LinkedEntities(result, own, hood.is_truncated)
 
 
-def _entity_known_to(actor: Actor) -> ColumnElement[bool]:
-    # The same condition the sharing layer applies to an entity page (which we may not import):
-    # registry entities are public facts; one first seen in records needs a record the viewer sees.
-    return or_(
-        Entity.is_in_registry,
-        exists().where(Record.entity_id == Entity.id, Record.is_current, record_visible_to(actor)),
-    )
-
-
 def _visible_levels(
     session: Session, actor: Actor, column: InstrumentedAttribute[int | None], ids: set[int]
 ) -> dict[int, list[WarningLevel]]:
@@ -364,7 +354,7 @@ def _own_warnings(session: Session, actor: Actor, entity_id: int) -> list[Warnin
             scope_name=name or "",
             status=warning.status.value,
             rules=tuple(warning.rules or ()),
-            records=int((warning.evidence or {}).get("records", 0)),  # type: ignore[call-overload]
+            records=warning.record_count,
             opened_at=warning.opened_at,
         )
         for warning, code, name in rows

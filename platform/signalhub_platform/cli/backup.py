@@ -100,11 +100,8 @@ def is_database_empty(engine: Engine) -> bool:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()  # streams; the backup may be large
 
 
 def _magic(path: Path) -> bytes:

@@ -39,7 +39,6 @@ def serve(ctx: CliContext, host: str, port: int) -> None:
     import datetime as dt
 
     from signalhub_config import MissingKeysError
-    from signalhub_ingest.jobs import queue_handlers
     from signalhub_ingest.services import recover_stuck_batches
     from signalhub_platform.app import PlatformState, create_app
     from signalhub_platform.db import transaction
@@ -47,9 +46,7 @@ def serve(ctx: CliContext, host: str, port: int) -> None:
     from signalhub_platform.models.types import utcnow
     from signalhub_platform.scheduler import start_embedded_scheduler
     from signalhub_platform.web.observability import configure_logging
-    from signalhub_platform.worker import WorkerThread
-    from signalhub_warnings.jobs import queue_handlers as warnings_handlers
-    from signalhub_warnings.rules import Thresholds
+    from signalhub_platform.worker import WorkerThread, queue_handlers
 
     configure_logging(ctx.settings.log_level)
     try:
@@ -66,16 +63,7 @@ def serve(ctx: CliContext, host: str, port: int) -> None:
         click.echo(f"recovered interrupted batch commits: {', '.join(map(str, recovered))}")
     worker = WorkerThread(
         platform.session_factory,
-        {
-            **queue_handlers(
-                cipher=platform.cipher,
-                instance_dir=ctx.settings.instance_dir,
-                bulk_cache_mb=ctx.settings.sqlite_bulk_cache_mb,
-            ),
-            **warnings_handlers(
-                thresholds=Thresholds.from_settings(ctx.settings), acknowledge_days=ctx.settings.acknowledge_days
-            ),
-        },
+        queue_handlers(ctx.settings, platform.cipher),
     )
     worker.start()
     # Under the same lease as `signalhub scheduler`: if one runs elsewhere, this one stands by.

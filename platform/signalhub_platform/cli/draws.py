@@ -150,7 +150,14 @@ def seed_command(ctx: CliContext, draw_id: int, dice: str) -> None:
     """Enter the dice digits; with no agency secrets pending this fixes the seed."""
     from signalhub_platform.inspections.services import set_dice
 
-    status = _run(ctx, lambda s: set_dice(s, draw_id, dice, actor=_actor(), source="cli").status.value)
+    status = _run(
+        ctx,
+        lambda s: (
+            set_dice(
+                s, draw_id, dice, actor=_actor(), source="cli", min_digits=ctx.settings.sampler_min_seed_digits
+            ).status.value
+        ),
+    )
     click.echo(f"draw {draw_id}: dice recorded; status {status}")
 
 

@@ -167,7 +167,7 @@ def _live(session: Session, *, level: str | None) -> list[Listed]:
             level=w.level.value,
             status=w.status.value,
             rules=tuple(w.rules or ()),
-            record_count=int((w.evidence or {}).get("records", 0)),  # type: ignore[call-overload]
+            record_count=w.record_count,
         )
         for w in session.scalars(query)
     ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
 from types import FrameType
 
 import click
@@ -27,43 +26,28 @@ log = logging.getLogger(__name__)
 def worker(ctx: CliContext, poll: float, until_empty: bool) -> None:
     """Run queued background jobs until SIGTERM (or Ctrl-C)."""
     from signalhub_config import MissingKeysError
-    from signalhub_ingest.jobs import queue_handlers
     from signalhub_platform.crypto import PersonalDataCipher
-    from signalhub_platform.worker import run_one, run_until_empty
-    from signalhub_warnings.jobs import queue_handlers as warnings_handlers
-    from signalhub_warnings.rules import Thresholds
+    from signalhub_platform.worker import WorkerThread, queue_handlers, run_until_empty
 
     try:
         cipher = PersonalDataCipher(ctx.settings.load_keys())
     except MissingKeysError as exc:
         raise click.ClickException(str(exc)) from exc
-    handlers = {
-        **queue_handlers(
-            cipher=cipher, instance_dir=ctx.settings.instance_dir, bulk_cache_mb=ctx.settings.sqlite_bulk_cache_mb
-        ),
-        **warnings_handlers(
-            thresholds=Thresholds.from_settings(ctx.settings), acknowledge_days=ctx.settings.acknowledge_days
-        ),
-    }
+    handlers = queue_handlers(ctx.settings, cipher)
     factory = ctx.session_factory
     if until_empty:
         click.echo(f"ran {run_until_empty(factory, handlers)} jobs")
         return
 
-    stopping = threading.Event()
+    # The embedded mode's polling loop, run here in the main thread, where the signals arrive.
+    loop = WorkerThread(factory, handlers, poll_seconds=poll)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: stopping after the current job", signum)
-        stopping.set()
+        loop.stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     click.echo("signalhub worker: waiting for jobs (SIGTERM to stop)")
-    while not stopping.is_set():
-        try:
-            if run_one(factory, handlers) is not None:
-                continue
-        except Exception:  # the database went away for a moment: log, wait, try again
-            log.exception("worker loop error")
-        stopping.wait(poll)
+    loop.run()
     click.echo("signalhub worker: stopped")

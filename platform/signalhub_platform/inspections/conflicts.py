@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
 from signalhub_platform.models import Actor, Entity, Inspector, InspectorConflict, Role
+from signalhub_platform.models.visibility import entity_visible_to
 
 
 class ConflictRefused(ValueError):
@@ -35,7 +36,9 @@ def declare_conflict(
     if not can_declare_conflict(actor, inspector):
         raise ConflictRefused("only the inspector's own agency (coordinator or admin) may declare a conflict")
     code = uscc.strip().upper()
-    entity = session.scalars(select(Entity).where(Entity.uscc == code)).first()
+    # An entity the actor may not know of answers exactly like an unknown code: otherwise the form
+    # would tell whether another agency holds a private record on it.
+    entity = session.scalars(select(Entity).where(Entity.uscc == code, entity_visible_to(actor))).first()
     if entity is None:
         raise ConflictRefused(f"no entity with the code {code!r}")
     reason = reason.strip()

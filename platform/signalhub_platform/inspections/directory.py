@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from signalhub_platform.drawing import MANIFEST_FORMAT, STRATA, UNIFORM_STRATUM
 from signalhub_platform.models import (
+    Actor,
     Agency,
     DrawTarget,
     DrawTeamMember,
@@ -33,6 +34,7 @@ from signalhub_platform.models import (
     RiskWarning,
     SubjectType,
 )
+from signalhub_platform.models.visibility import entity_visible_to
 
 _LEVEL_RANK = {level: rank for rank, level in enumerate(reversed(STRATA))}  # none 0 .. red 3
 
@@ -96,7 +98,10 @@ def recently_inspected(session: Session, since: dt.date) -> set[int]:
 def target_directory(session: Session, filters: TargetFilters, *, as_of: dt.date) -> list[tuple[int, str, str]]:
     """``(entity id, uscc, stratum)`` of every entity the filters admit, sorted by USCC."""
     _check_filters(filters)
-    query = select(Entity.id, Entity.uscc)
+    # Targets are shown on the public site and a uniform draw's population is a public package, so
+    # only entities the public may know of qualify: an entity first seen in an agency's private or
+    # shared records must not be revealed by a draw.
+    query = select(Entity.id, Entity.uscc).where(entity_visible_to(Actor.public()))
     if filters.regions:
         query = query.where(Entity.region.in_(filters.regions))
     if filters.industries:

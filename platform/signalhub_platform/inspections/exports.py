@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
 from signalhub_platform.drawing import canonical_json
-from signalhub_platform.inspections.services import DrawRefused, draw_package
+from signalhub_platform.inspections.services import DrawRefused, can_read_draw, draw_package
 from signalhub_platform.models import Actor, Agency, Draw, Entity, Inspector
 from signalhub_platform.sampling import trim
 
@@ -142,12 +142,12 @@ def export_draw(session: Session, draw_id: int, fmt: str, *, actor: Actor, sourc
     if fmt not in FORMATS:
         raise DrawRefused(f"unknown export format {fmt!r}")
     draw = session.get(Draw, draw_id)
-    if draw is None or actor.is_public:
+    if draw is None or not can_read_draw(actor, draw):
         raise DrawRefused(f"no draw {draw_id}")
     if draw.result is None:
         raise DrawRefused(f"draw {draw_id} has not been run yet")
     if fmt == "json":
-        data = json.dumps(draw_package(session, draw), ensure_ascii=False, indent=1).encode("utf-8")
+        data = json.dumps(draw_package(draw), ensure_ascii=False, indent=1).encode("utf-8")
     elif fmt == "xlsx":
         data = draw_xlsx(session, draw)
     else:

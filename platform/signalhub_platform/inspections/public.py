@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
@@ -33,6 +33,12 @@ class PublicDraw:
     seed: str
     result_sha256: str
     target_count: int
+
+
+@dataclass(frozen=True)
+class PublicDrawDetail(PublicDraw):
+    """A published draw on its own page, which also offers the package when it may be public."""
+
     has_public_package: bool
 
 
@@ -45,6 +51,19 @@ class PublicTarget:
     inspected_on: dt.date | None
 
 
+# The list reads only these columns: the manifest and the result of a large draw run to megabytes,
+# and this page is served to anyone without a login.
+_SUMMARY_COLUMNS = (
+    Draw.id,
+    Draw.name,
+    Draw.published_at,
+    Draw.population_count,
+    Draw.population_sha256,
+    Draw.seed,
+    Draw.result_sha256,
+)
+
+
 def _public(draw: Draw, target_count: int) -> PublicDraw:
     return PublicDraw(
         id=draw.id,
@@ -55,7 +74,6 @@ def _public(draw: Draw, target_count: int) -> PublicDraw:
         seed=draw.seed or "",
         result_sha256=draw.result_sha256 or "",
         target_count=target_count,
-        has_public_package=has_public_package(draw),
     )
 
 
@@ -84,13 +102,16 @@ def list_published_draws(session: Session, *, actor: Actor, limit: int = 200) ->
         .where(Draw.status == DrawStatus.PUBLISHED)
         .order_by(Draw.published_at.desc(), Draw.id.desc())
         .limit(limit)
+        .options(load_only(*_SUMMARY_COLUMNS))
     ).all()
     draws = [_public(draw, int(n)) for draw, n in rows]
     _audit(session, actor, None, list=len(draws))
     return draws
 
 
-def get_published_draw(session: Session, draw_id: int, *, actor: Actor) -> tuple[PublicDraw, list[PublicTarget]] | None:
+def get_published_draw(
+    session: Session, draw_id: int, *, actor: Actor
+) -> tuple[PublicDrawDetail, list[PublicTarget]] | None:
     """A published draw and its targets in draw order; None for any draw that is not published."""
     draw = _published(session, draw_id)
     _audit(session, actor, draw_id, found=draw is not None)
@@ -103,7 +124,9 @@ def get_published_draw(session: Session, draw_id: int, *, actor: Actor) -> tuple
         .where(DrawTarget.draw_id == draw.id)
         .order_by(DrawTarget.position)
     ).all()
-    return _public(draw, len(rows)), [PublicTarget(*row) for row in rows]
+    summary = _public(draw, len(rows))
+    detail = PublicDrawDetail(**vars(summary), has_public_package=has_public_package(draw))
+    return detail, [PublicTarget(*row) for row in rows]
 
 
 def published_package(session: Session, draw_id: int, *, actor: Actor) -> dict[str, Any] | None:
@@ -111,4 +134,4 @@ def published_package(session: Session, draw_id: int, *, actor: Actor) -> dict[s
     draw = _published(session, draw_id)
     is_public = draw is not None and has_public_package(draw)
     _audit(session, actor, draw_id, found=draw is not None, package=is_public)
-    return draw_package(session, draw) if draw is not None and is_public else None
+    return draw_package(draw) if draw is not None and is_public else None

@@ -16,7 +16,7 @@ from collections import Counter
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
@@ -233,7 +233,9 @@ def commit_secret(
     return row
 
 
-def set_dice(session: Session, draw_id: int, dice: str, *, actor: Actor, source: str = "web") -> Draw:
+def set_dice(
+    session: Session, draw_id: int, dice: str, *, actor: Actor, source: str = "web", min_digits: int = 20
+) -> Draw:
     """Record the digits rolled in the meeting; with no agency secrets this fixes the seed."""
     draw = _locked(session, draw_id)
     _require(can_manage_draws(actor), "only a joint-inspection coordinator may enter the seed")
@@ -241,7 +243,8 @@ def set_dice(session: Session, draw_id: int, dice: str, *, actor: Actor, source:
     if draw.dice is not None:
         raise DrawRefused(f"draw {draw.id} already has its dice: {draw.dice}")
     try:
-        validate_seed(dice)
+        # The district may ask for more than the 20 digits every draw needs, never fewer.
+        validate_seed(dice, max(20, min_digits))
     except SamplingError as error:
         raise DrawRefused(str(error)) from error
     draw.dice = dice
@@ -284,20 +287,20 @@ def reveal_secret(
     return draw
 
 
-def _reveals(session: Session, draw: Draw) -> dict[str, str]:
-    codes = dict(session.execute(select(Agency.id, Agency.code)).all())
-    return {codes[c.agency_id]: c.secret for c in draw.commitments if c.secret is not None}
+# A draw has a commitment for a few agencies at most: their codes come through the relationship
+# rather than a query over every agency.
+def _reveals(draw: Draw) -> dict[str, str]:
+    return {c.agency.code: c.secret for c in draw.commitments if c.secret is not None}
 
 
-def _commitments(session: Session, draw: Draw) -> dict[str, str]:
-    codes = dict(session.execute(select(Agency.id, Agency.code)).all())
-    return {codes[c.agency_id]: c.commitment_sha256 for c in draw.commitments}
+def _commitments(draw: Draw) -> dict[str, str]:
+    return {c.agency.code: c.commitment_sha256 for c in draw.commitments}
 
 
 def _fix_seed_when_complete(session: Session, draw: Draw, *, actor: Actor, source: str) -> None:
     if draw.dice is None or any(c.secret is None for c in draw.commitments):
         return
-    draw.seed = combine_seed(draw.dice, _reveals(session, draw))
+    draw.seed = combine_seed(draw.dice, _reveals(draw))
     draw.seeded_at = utcnow()
     draw.status = DrawStatus.SEEDED
     record_event(
@@ -530,9 +533,9 @@ def get_draw(session: Session, draw_id: int, *, actor: Actor, source: str = "web
         select(Draw)
         .where(Draw.id == draw_id)
         .options(
-            selectinload(Draw.commitments),
-            selectinload(Draw.targets).selectinload(DrawTarget.entity),
-            selectinload(Draw.targets).selectinload(DrawTarget.team).selectinload(DrawTeamMember.inspector),
+            # What the ceremony page reads from rows; teams and entity names come from the stored
+            # result (exports.draw_rows), so they are not loaded a second time here.
+            selectinload(Draw.commitments).selectinload(DrawCommitment.agency),
             selectinload(Draw.targets).selectinload(DrawTarget.result),
         )
     ).first()
@@ -545,12 +548,14 @@ def get_draw(session: Session, draw_id: int, *, actor: Actor, source: str = "web
 
 
 def list_draws(session: Session, *, actor: Actor, source: str = "web") -> list[Draw]:
-    draws = list(session.scalars(select(Draw).order_by(Draw.id.desc()).limit(200)))
+    # The list shows summaries: a large draw's manifest and result run to megabytes each.
+    query = select(Draw).options(defer(Draw.manifest), defer(Draw.result)).order_by(Draw.id.desc()).limit(200)
+    draws = list(session.scalars(query))
     record_event(session, _tag(source, "read"), actor=actor, data={"list": len(draws)})
     return draws
 
 
-def draw_package(session: Session, draw: Draw) -> dict[str, Any]:
+def draw_package(draw: Draw) -> dict[str, Any]:
     """Everything needed to re-derive the draw with the standalone script (no inspector names)."""
     return {
         "format": "signalhub-draw-package/1",
@@ -559,8 +564,8 @@ def draw_package(session: Session, draw: Draw) -> dict[str, Any]:
         "manifest": json.loads(draw.manifest),
         "population_sha256": draw.population_sha256,
         "dice": draw.dice,
-        "commitments": _commitments(session, draw),
-        "reveals": _reveals(session, draw),
+        "commitments": _commitments(draw),
+        "reveals": _reveals(draw),
         "seed": draw.seed,
         "rounds": json.loads(draw.rounds),
         "result": json.loads(draw.result) if draw.result else None,
@@ -588,9 +593,9 @@ def _audited_values(session: Session, draw: Draw) -> dict[str, list[Any]]:
 def verify_draw(session: Session, draw_id: int, *, actor: Actor, source: str = "cli") -> list[str]:
     """Recompute the draw from its frozen inputs and seed; every difference is a problem."""
     draw = session.get(Draw, draw_id)
-    if draw is None:
+    if draw is None or not can_read_draw(actor, draw):  # a draw the actor may not read is a missing one
         raise DrawRefused(f"no draw {draw_id}")
-    package = draw_package(session, draw)
+    package = draw_package(draw)
     problems: list[str] = []
     manifest = package["manifest"]
     if document_sha256(manifest) != draw.population_sha256:

@@ -101,6 +101,9 @@ def search_persons(
     data: dict[str, object] = {}
     if checked.status == CheckStatus.VALID and checked.value:
         if actor.agency_id is None:
+            # Audited like any refused read (the caller commits); no index: the platform scope's
+            # would be the persons table's own, joinable with it.
+            record_event(session, tag, actor=actor, data={"rejected": "ID number search is for agency users only"})
             raise PermissionError("ID number search is for member agency users only")
         condition = Person.id_blind_index == cipher.blind_index(checked.value)
         data["id_number_bidx"] = cipher.blind_index(checked.value, scope=actor.agency_code)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, request, url_for
+from flask import Blueprint, Response, abort, make_response, request, url_for
 from marshmallow import Schema, ValidationError, fields
 
 from signalhub_audit.tags import AuditTag
 from signalhub_ingest import corrections
 from signalhub_ingest import services as ingest
 from signalhub_ingest.readers import ReaderError, UnsupportedFile
-from signalhub_ingest.reports import beijing_today
 from signalhub_ingest.schemas import RecordCorrectionSchema, RecordInputSchema, RecordWithdrawalSchema
 from signalhub_ingest.validator import row_warnings
 from signalhub_platform.models import Batch, BatchState
+from signalhub_platform.models.types import beijing_today
 from signalhub_platform.sharing import services
 from signalhub_platform.sharing.export import to_csv
 from signalhub_platform.sharing.schemas import EntitySummarySchema, entity_document, record_document, record_schema
@@ -197,7 +197,7 @@ def _load(schema: Any) -> dict[str, Any]:
     try:
         return dict(schema.load(request.get_json(silent=True) or {}))
     except ValidationError as exc:
-        abort(Response(_json_error(400, "invalid input", exc.messages), status=400, mimetype="application/json"))
+        abort(make_response(error_document(400, "invalid input", exc.messages), 400))
 
 
 def _change(operation: Any) -> tuple[dict[str, Any], int]:
@@ -206,15 +206,9 @@ def _change(operation: Any) -> tuple[dict[str, Any], int]:
         new = operation(session)
     except corrections.RecordChangeError as exc:
         session.commit()  # keep the audit event of the refused attempt
-        return {"error": {"code": exc.status_code, "message": str(exc)}}, exc.status_code
+        return error_document(exc.status_code, str(exc)), exc.status_code
     session.commit()
     return {"record": record_schema(is_public=False).dump(new)}, 200
-
-
-def _json_error(code: int, message: str, details: object) -> str:
-    import json
-
-    return json.dumps({"error": {"code": code, "message": message, "details": details}}, ensure_ascii=False)
 
 
 # --- ingest: single records and batch uploads ------------------------------------------------------
@@ -275,14 +269,8 @@ def upload_batch() -> Answer:
     actor = current_actor()
     if not batches.may_ingest(actor):
         abort(403)
-    upload = request.files.get("file")
-    form = {
-        "file": upload if upload is not None and upload.filename else None,
-        "period": request.form.get("period") or None,
-        "agency": request.form.get("agency") or None,
-    }
     try:
-        data = BatchUploadSchema().load(form)
+        data = BatchUploadSchema().load(batches.upload_form())
         agency = batches.upload_agency(session, actor, data["agency"])
         outcome = batches.upload_batch(
             session, actor, agency=agency, period=data["period"], upload=data["file"], channel="api"

@@ -297,7 +297,7 @@ def summary_data(item: queue.QueueItem) -> dict[str, Any]:
         "level": w.level.value,
         "status": w.status.value,
         "rules": list(w.rules or []),
-        "record_count": int((w.evidence or {}).get("records", 0)),  # type: ignore[call-overload]
+        "record_count": w.record_count,
         "measure": w.measure.value if w.measure else None,
         "assignee": w.assignee.username if w.assignee else None,
         "opened_at": w.opened_at,

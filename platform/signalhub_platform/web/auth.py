@@ -137,10 +137,7 @@ def locale() -> ResponseReturnValue:
     lang = request.form.get("lang", "")
     if lang not in SUPPORTED_LOCALES:
         lang = state().settings.default_locale
-    web_session = sessions.current_web_session()
-    if web_session is not None:
-        web_session.locale = lang
-        db().commit()
+    # The cookie alone decides (app._select_locale); nothing reads a copy in the session row.
     response = redirect(safe_next(request.form.get("next")) or url_for("main.index"))
     response.set_cookie(
         LANG_COOKIE,

@@ -8,7 +8,6 @@ the code. The record schemas live with the services that own them (``sharing.sch
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,6 @@ from signalhub_ingest.rules import without_value
 from signalhub_platform.models import Batch, BatchState, RecordSource
 
 PERIOD_PATTERN = r"^\d{4}Q[1-4]$"
-PERIOD_RE = re.compile(PERIOD_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -198,13 +196,6 @@ class BatchCommitResultSchema(BatchSchema):
     """``POST /api/v1/batches/<id>/commit``: queued (202) or, with ``?wait=1``, done (200)."""
 
     queued = fields.Boolean(required=True)
-
-
-class ErrorDetailSchema(Schema):
-    row = fields.Integer(allow_none=True)
-    column = fields.String()
-    message_zh = fields.String()
-    message_en = fields.String()
 
 
 class ErrorBodySchema(Schema):

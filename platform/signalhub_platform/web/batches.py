@@ -32,11 +32,11 @@ from signalhub_audit.tags import AuditTag
 from signalhub_ingest import errorbook, services, template
 from signalhub_ingest.jobs import COMMIT_BATCH, VALIDATE_BATCH
 from signalhub_ingest.readers import ReaderError, open_upload
-from signalhub_ingest.reports import beijing_today
 from signalhub_ingest.rules import COLUMNS, COLUMNS_BY_KEY, KIND_LABELS, OPENNESS_LABELS, RISK_LEVEL_LABELS
 from signalhub_ingest.schemas import RecordInputSchema
 from signalhub_ingest.validator import RowValidator, row_warnings
 from signalhub_platform.models import Actor, Agency, Batch, BatchState, Department, Job, JobState, RecordSource, Role
+from signalhub_platform.models.types import beijing_today
 from signalhub_platform.web.batch_schemas import BatchStatus, BatchUploadSchema
 from signalhub_platform.web.context import client_ip, current_actor, db, state
 from signalhub_platform.web.sessions import login_required
@@ -48,7 +48,6 @@ INGEST_ROLES = (Role.LIAISON, Role.AGENCY_ADMIN, Role.PLATFORM_ADMIN)
 LIST_LIMIT = 200  # newest first; a quarter brings a handful of batches per agency
 RECENT_QUARTERS = 5  # the upload form offers the current quarter and the four before it
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 NOTICES = {
     "duplicate": _l(
@@ -205,6 +204,16 @@ def upload_agency(session: Session, actor: Actor, agency_code: str | None) -> Ag
     return agency
 
 
+def upload_form() -> dict[str, Any]:
+    """The multipart upload's fields for ``BatchUploadSchema``, from the page's form and the API alike."""
+    upload = request.files.get("file")
+    return {
+        "file": upload if upload is not None and upload.filename else None,
+        "period": request.form.get("period") or None,
+        "agency": request.form.get("agency") or None,
+    }
+
+
 def upload_batch(
     session: Session, actor: Actor, *, agency: Agency, period: str | None, upload: FileStorage, channel: str
 ) -> services.UploadOutcome:
@@ -283,10 +292,8 @@ def error_workbook(session: Session, batch: Batch) -> bytes:
     Raises ``ReaderError`` for a file that cannot be read (a failed batch has no rows to report).
     The caller has audited the read (``*_BATCH_ERROR_REPORT``).
     """
-    validated_at = batch.validated_at or dt.datetime.now(dt.UTC)
-    validator = RowValidator(
-        services.department_lookup(session, batch.agency_id), today=validated_at.astimezone(BEIJING).date()
-    )
+    departments = services.department_lookup(session, batch.agency_id)
+    validator = RowValidator(departments, today=beijing_today(batch.validated_at))
     with open_upload(state().settings.instance_dir / batch.file_path, batch.filename) as table:
         validator.map_header(table.header)
         rows = ((number, cells, validator.validate(number, cells)[1]) for number, cells in table.rows)
@@ -359,14 +366,8 @@ def new() -> ResponseReturnValue:
         abort(403)
     if request.method == "GET":
         return _render_new(session, actor)
-    upload = request.files.get("file")
-    form = {
-        "file": upload if upload is not None and upload.filename else None,
-        "period": request.form.get("period") or None,
-        "agency": request.form.get("agency") or None,
-    }
     try:
-        data = BatchUploadSchema().load(form)
+        data = BatchUploadSchema().load(upload_form())
     except ValidationError as exc:
         errors = [str(UPLOAD_ERRORS[field]) for field in UPLOAD_ERRORS if field in exc.messages]  # type: ignore[operator]
         return _render_new(session, actor, errors=errors, status=400)

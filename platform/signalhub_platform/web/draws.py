@@ -394,17 +394,17 @@ def _draw_page(session: Session, actor: Actor, draw: Draw) -> dict[str, Any]:
         }
         for code in agency_codes
     ]
-    results: dict[str, InspectionResult | None] = {t.entity.uscc: t.result for t in draw.targets}
+    # Keyed by position (unique in a draw): the rows already name the entities.
+    results: dict[int, InspectionResult | None] = {t.position: t.result for t in draw.targets}
     rows = exports.draw_rows(session, draw)
     for row in rows:
-        row["result"] = results.get(row["uscc"])
+        row["result"] = results.get(row["position"])
     is_drawn = draw.status in (DrawStatus.DRAWN, DrawStatus.PUBLISHED)
     return {
         "draw": draw,
         "status_label": STATUS_LABELS[draw.status],
         "strategy_label": STRATEGY_LABELS.get(draw.strategy, draw.strategy),
         "parameters": parameters,
-        "frozen_at": manifest.get("frozen_at", ""),
         "strata_counts": json.loads(draw.strata_counts),
         "population_hash": grouped_hash(draw.population_sha256),
         "result_hash": grouped_hash(draw.result_sha256),
@@ -508,7 +508,13 @@ def dice(draw_id: int) -> ResponseReturnValue:
     digits = _field("dice")
     if not (digits.isascii() and digits.isdigit() and len(digits) >= _min_seed_digits()):
         return _bad_form(draw_id, "dice")
-    return _step(draw_id, "dice", lambda s: services.set_dice(s, draw_id, digits, actor=current_actor(), source="web"))
+    return _step(
+        draw_id,
+        "dice",
+        lambda s: services.set_dice(
+            s, draw_id, digits, actor=current_actor(), source="web", min_digits=_min_seed_digits()
+        ),
+    )
 
 
 @bp.post("/<int:draw_id>/reveals")

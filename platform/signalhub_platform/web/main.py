@@ -12,6 +12,7 @@ from signalhub_ingest import corrections
 from signalhub_ingest.schemas import RecordCorrectionSchema, RecordWithdrawalSchema
 from signalhub_platform.inspections.outcomes import entity_inspection_history
 from signalhub_platform.models import Openness, RecordKind, RiskLevel
+from signalhub_platform.models.visibility import can_manage_record
 from signalhub_platform.sharing import services
 from signalhub_platform.web.context import current_actor, db, state
 from signalhub_platform.web.sessions import login_required
@@ -145,11 +146,11 @@ def _render_record(record_id: int, errors: object = None, status: int = 200) -> 
     session.commit()
     if view is None:
         abort(404)
-    is_owner = actor.agency_id is not None and view.record.agency_id == actor.agency_id
     return render_template(
         "main/record.html",
         view=view,
-        is_owner=is_owner,
+        # The same rule the correction service enforces, so the form shows exactly when it would work.
+        is_owner=can_manage_record(actor, view.record),
         errors=errors,
         kinds=list(RecordKind),
         levels=list(RiskLevel),

@@ -22,13 +22,12 @@ import time
 from typing import IO, Any
 
 from flask import Blueprint, Flask, Response, g, has_request_context, jsonify, request
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from signalhub_audit.hashing import GENESIS
+from signalhub_audit.services import chain_head
 from signalhub_platform.crypto import redact_id_numbers
-from signalhub_platform.models import AuditEvent
 from signalhub_platform.models.types import utcnow
 from signalhub_platform.scheduler import lease_status
 from signalhub_platform.web.context import db
@@ -170,7 +169,7 @@ def health_report(session: Session, *, now: dt.datetime) -> tuple[dict[str, Any]
     try:
         session.execute(text("SELECT 1"))
         lease = lease_status(session, now=now)
-        head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+        head_seq, head_hash = chain_head(session)
         session.rollback()
     except SQLAlchemyError as exc:
         # The class only: a driver's message may name hosts and users.
@@ -180,7 +179,7 @@ def health_report(session: Session, *, now: dt.datetime) -> tuple[dict[str, Any]
     report["database"] = "ok"
     if lease is not None:
         report["scheduler"] = {"heartbeat_at": lease.heartbeat_at.isoformat(), "fresh": lease.is_fresh}
-    report["audit"] = {"head_seq": head.seq if head else 0, "head_hash": head.hash if head else GENESIS}
+    report["audit"] = {"head_seq": head_seq, "head_hash": head_hash}
     report["status"] = "ok" if report["scheduler"]["fresh"] else "degraded"
     return report, 200
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, abort, g, request
 from sqlalchemy import select
 
+from signalhub_platform.accounts import sha256_hex
 from signalhub_platform.models import Actor, ApiToken, Role
 from signalhub_platform.models.types import utcnow
 from signalhub_platform.web.context import client_ip, close_db, db
@@ -37,10 +37,6 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(close_db)
 
 
-def token_sha256(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def _load_actor() -> None:
     g.actor = None
     g.user = None
@@ -56,7 +52,7 @@ def _load_actor() -> None:
 def _load_bearer(token: str) -> None:
     session = db()
     row = session.scalars(
-        select(ApiToken).where(ApiToken.token_sha256 == token_sha256(token), ApiToken.revoked_at.is_(None))
+        select(ApiToken).where(ApiToken.token_sha256 == sha256_hex(token), ApiToken.revoked_at.is_(None))
     ).first()
     if row is None or not row.user.is_active:
         g.auth_error = "invalid token"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -29,6 +29,7 @@ from signalhub_warnings import lifecycle, queue
 from signalhub_warnings.lifecycle import LifecycleError
 
 bp = Blueprint("warnings_queue", __name__)
+T = TypeVar("T")
 
 MESSAGES = {
     "not_permitted": _l("You are not allowed to do this."),
@@ -80,25 +81,34 @@ def message_of(code: str) -> str:
     return str(MESSAGES.get(code, REFUSED))
 
 
+def _serve(operation: Callable[[Session], T]) -> T:
+    """Run one service and commit; a refusal is committed too (its audit event survives) and
+    answered with its status code (a hidden or missing thing: 404)."""
+    session = db()
+    try:
+        result = operation(session)
+    except LifecycleError as exc:
+        session.commit()
+        abort(exc.status_code)
+    session.commit()
+    return result
+
+
 # --- the queue --------------------------------------------------------------------------------------
 
 
 @bp.get("/warnings")
 @login_required
 def index() -> ResponseReturnValue:
-    session = db()
     actor = current_actor()
     error = ""
     try:
         filters, sort, page = load_queue_query(request.args)
     except ValidationError:
         filters, sort, page, error = queue.QueueFilters(), queue.Sort.LEVEL, 1, "bad_filter"
-    try:
-        result = queue.list_queue(session, actor, filters, sort, tag=AuditTag.WEB_WARNING_LIST, page=page)
-    except LifecycleError as exc:
-        session.commit()
-        abort(exc.status_code)
-    session.commit()
+    result = _serve(
+        lambda session: queue.list_queue(session, actor, filters, sort, tag=AuditTag.WEB_WARNING_LIST, page=page)
+    )
     args = {key: value for key, value in request.args.items() if value != "" and key != "page"}
     return render_template(
         "warnings_queue/index.html",
@@ -264,13 +274,7 @@ def marks() -> ResponseReturnValue:
 
 
 def _render_marks(*, done: str = "", error: str = "", status: int = 200) -> ResponseReturnValue:
-    session = db()
-    try:
-        flags = queue.list_marks(session, current_actor(), tag=AuditTag.WEB_WARNING_MANUAL_LIST)
-    except LifecycleError as exc:
-        session.commit()
-        abort(exc.status_code)
-    session.commit()
+    flags = _serve(lambda session: queue.list_marks(session, current_actor(), tag=AuditTag.WEB_WARNING_MANUAL_LIST))
     return render_template(
         "warnings_queue/marks.html",
         marks=flags,
@@ -347,13 +351,7 @@ def _back_or(default: str, **params: str) -> ResponseReturnValue:
 @bp.get("/watches")
 @login_required
 def watches() -> ResponseReturnValue:
-    session = db()
-    try:
-        watched = queue.list_watches(session, current_actor(), tag=AuditTag.WEB_WATCH_LIST)
-    except LifecycleError as exc:
-        session.commit()
-        abort(exc.status_code)
-    session.commit()
+    watched = _serve(lambda session: queue.list_watches(session, current_actor(), tag=AuditTag.WEB_WATCH_LIST))
     done = request.args.get("done", "")
     return render_template("warnings_queue/watches.html", watched=watched, done=str(DONE[done]) if done in DONE else "")
 
@@ -371,15 +369,13 @@ def unwatch() -> ResponseReturnValue:
 
 
 def _watch_change(operation: Callable[..., Any], tag: AuditTag, done: str) -> ResponseReturnValue:
-    session = db()
     removing = operation is queue.unwatch
-    try:
+
+    def change(session: Session) -> None:
         subject = _subject_from_form(session, tag, "unwatch" if removing else "watch", is_watched_enough=removing)
         operation(session, current_actor(), subject, tag=tag)
-    except LifecycleError as exc:
-        session.commit()
-        abort(exc.status_code)
-    session.commit()
+
+    _serve(change)
     return _back_or(url_for("warnings_queue.watches", done=done), done=done)
 
 
@@ -389,13 +385,7 @@ def _watch_change(operation: Callable[..., Any], tag: AuditTag, done: str) -> Re
 @bp.get("/inbox")
 @login_required
 def inbox() -> ResponseReturnValue:
-    session = db()
-    try:
-        box = queue.inbox(session, current_actor(), tag=AuditTag.WEB_INBOX_READ)
-    except LifecycleError as exc:
-        session.commit()
-        abort(exc.status_code)
-    session.commit()
+    box = _serve(lambda session: queue.inbox(session, current_actor(), tag=AuditTag.WEB_INBOX_READ))
     return render_template("warnings_queue/inbox.html", box=box, levels={level.value for level in WarningLevel})
 
 
@@ -412,11 +402,5 @@ def read_all() -> ResponseReturnValue:
 
 
 def _mark_read(message_id: int | None) -> ResponseReturnValue:
-    session = db()
-    try:
-        queue.mark_read(session, current_actor(), message_id, tag=AuditTag.WEB_INBOX_MARK_READ)
-    except LifecycleError as exc:
-        session.commit()
-        abort(exc.status_code)
-    session.commit()
+    _serve(lambda session: queue.mark_read(session, current_actor(), message_id, tag=AuditTag.WEB_INBOX_MARK_READ))
     return redirect(url_for("warnings_queue.inbox"))

@@ -7,17 +7,17 @@ import datetime as dt
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from signalhub_audit.services import record_event
+from signalhub_audit.services import AppendedEvent, record_event
 from signalhub_audit.tags import AuditTag
 from signalhub_platform.db import is_postgresql
-from signalhub_platform.models import Actor, AuditEvent
+from signalhub_platform.models import Actor
 
 AUDIT_TABLES = ("audit_events", "audit_subjects", "audit_checkpoints")
 ALICE = Actor(name="alice", agency_code="AG1", client_ip="10.0.0.1")
 START = dt.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
 
 
-def record_reads(session: Session, count: int, *, start: int = 1) -> list[AuditEvent]:
+def record_reads(session: Session, count: int, *, start: int = 1) -> list[AppendedEvent]:
     """``count`` record reads by alice, one second apart, each touching one record."""
     return [
         record_event(

@@ -324,3 +324,23 @@ def test_cli_path_validates_and_commits_in_one_transaction(
     done = batch(db_session, batch_id)
     assert (done.state, done.inserted_count) == (BatchState.COMMITTED, 597)
     assert _live(db_session) == 597
+
+
+def test_an_id_number_in_the_file_name_is_masked_not_fatal(db_session: Session, tmp_path: Path, settings: Any) -> None:
+    """The name is shown on batch pages and audited: the number is masked there (the audit log
+    refuses an ID number, which would otherwise fail the upload)."""
+    from tests.factories import make_id_number
+
+    agency = make_agency(db_session, "TAX", departments=2)
+    number = make_id_number(serial=3)
+    path = write_csv(tmp_path / "q4.csv", record_rows(3))
+    for expected_tag in ("cli:batch:upload", "cli:batch:duplicate"):
+        with path.open("rb") as stream:
+            outcome = services.store_upload(
+                db_session, Actor.cli(), agency=agency, period="2026Q4", filename=f"张三{number}.csv", stream=stream,
+                instance_dir=settings.instance_dir, channel="cli",
+            )  # fmt: skip
+        assert outcome.batch.filename == f"张三{number[:6]}********{number[-4:]}.csv"
+        [event] = _events(db_session, expected_tag)
+        assert number not in json.dumps(event, ensure_ascii=False)
+        assert event["data"]["filename"] == outcome.batch.filename

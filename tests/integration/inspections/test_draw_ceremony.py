@@ -34,6 +34,7 @@ from signalhub_platform.models import (
     DrawStatus,
     DrawTarget,
     InspectorConflict,
+    Openness,
     RiskWarning,
     Role,
     SubjectType,
@@ -41,7 +42,7 @@ from signalhub_platform.models import (
 )
 from signalhub_platform.models.types import beijing_today
 from signalhub_platform.sampling import sample
-from tests.factories import make_user
+from tests.factories import make_entity, make_record, make_user
 from tests.integration.inspections.draw_fixtures import DICE, Directory, make_directory, spec
 
 SYSTEM = Actor.cli()
@@ -76,6 +77,24 @@ def test_creating_a_draw_freezes_the_population_and_audits_its_hash(db_session: 
 def test_filters_narrow_the_target_directory(db_session: Session, directory: Directory) -> None:
     draw = create_draw(db_session, spec(filters=TargetFilters(regions=("月坛街道",))), actor=SYSTEM, source="cli")
     assert draw.population_count == 20
+
+
+def test_the_target_directory_holds_only_entities_the_public_may_know_of(
+    db_session: Session, directory: Directory
+) -> None:
+    # Targets and a uniform draw's population are published: an entity known only from an agency's
+    # private or shared records must not be revealed by a draw (models/visibility.py).
+    hidden = {}
+    for openness in (Openness.PRIVATE, Openness.SHARED):
+        entity = make_entity(db_session, name=f"暗访对象{openness}有限公司", is_in_registry=False)
+        make_record(db_session, directory.tax, entity=entity, openness=openness)
+        hidden[openness] = entity.uscc
+    public = make_entity(db_session, name="公开记录对象有限公司", is_in_registry=False)
+    make_record(db_session, directory.tax, entity=public, openness=Openness.PUBLIC)
+    draw = create_draw(db_session, spec(), actor=SYSTEM, source="cli")
+    population = {uscc for uscc, _ in json.loads(draw.manifest)["population"]}
+    assert population == {e.uscc for e in directory.entities} | {public.uscc}
+    assert draw.population_count == 41
 
 
 def test_strata_come_from_open_entity_warnings(db_session: Session, directory: Directory) -> None:
@@ -312,3 +331,15 @@ def test_a_uniform_manifest_carries_no_warning_levels(db_session: Session, direc
     draw = create_draw(db_session, spec(), actor=SYSTEM)
     assert {stratum for _, stratum in json.loads(draw.manifest)["population"]} == {"all"}
     assert json.loads(draw.strata_counts) == {"all": 40}
+
+
+def test_a_district_may_ask_for_a_longer_seed_but_never_a_shorter_one(
+    db_session: Session, directory: Directory
+) -> None:
+    draw = create_draw(db_session, spec(), actor=SYSTEM)
+    with pytest.raises(DrawRefused, match="at least 25"):
+        set_dice(db_session, draw.id, DICE, actor=SYSTEM, min_digits=25)
+    with pytest.raises(DrawRefused, match="at least 20"):
+        set_dice(db_session, draw.id, DICE[:19], actor=SYSTEM, min_digits=10)
+    set_dice(db_session, draw.id, DICE + "12345", actor=SYSTEM, min_digits=25)
+    assert draw.status == DrawStatus.SEEDED

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -17,7 +18,7 @@ from signalhub_audit.integrity import checkpoint_keys_from_settings, verify_log
 from signalhub_config import Settings
 from signalhub_platform.cli import CliContext, main
 from signalhub_platform.db import make_session_factory, transaction
-from signalhub_platform.models import Agency, AuditCheckpoint, JobRun, JobRunOutcome
+from signalhub_platform.models import Agency, AuditCheckpoint, JobRun, JobRunOutcome, JobState
 from signalhub_platform.scheduler import (
     TIMEZONE,
     PeriodicJob,
@@ -26,6 +27,7 @@ from signalhub_platform.scheduler import (
     periodic_jobs,
     run_recorded,
 )
+from signalhub_platform.worker import enqueue, run_one
 from tests.integration.scheduler.test_lease import T0, Clock
 
 ID_NUMBER = "11010519491231002X"
@@ -171,3 +173,21 @@ def test_cli_lists_the_jobs_and_runs_one(
 
     unknown = CliRunner().invoke(main, ["scheduler", "--run", "nope"], obj=context)
     assert unknown.exit_code != 0 and "audit_checkpoint" in unknown.output
+
+
+def test_a_failing_queued_job_keeps_its_error_without_id_numbers(
+    session_factory: sessionmaker[Session], db_session: Session
+) -> None:
+    """The work queue records a failure with the scheduler's error text: masked like a job run's."""
+
+    def explode(_factory: object, payload: Mapping[str, object], _heartbeat: object) -> None:
+        raise ValueError(f"boom for {payload['id_number']}")
+
+    with transaction(session_factory) as session:
+        enqueue(session, "explode", {"id_number": ID_NUMBER}, now=T0)
+    failed = run_one(session_factory, {"explode": explode}, name="w:1", now=lambda: T0)
+
+    assert failed is not None and (failed.state, failed.finished_at) == (JobState.FAILED, T0)
+    assert failed.error.startswith("ValueError: boom for ") and "Traceback" in failed.error
+    assert ID_NUMBER not in failed.error and "110105********002X" in failed.error
+    assert run_one(session_factory, {"explode": explode}, name="w:1", now=lambda: T0) is None  # not retried

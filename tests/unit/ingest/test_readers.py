@@ -158,6 +158,14 @@ def test_malformed_tables(tmp_path: Path, content: str, message: str) -> None:
         _read(path)
 
 
+def test_a_csv_syntax_error_names_its_row(tmp_path: Path) -> None:
+    """Rows are numbered as a spreadsheet shows them: the header is row 1, a blank line still counts."""
+    path = tmp_path / "f.csv"
+    path.write_text("a,b\n1,2\n\n3," + "x" * 200_000 + "\n", encoding="utf-8")  # past csv's field limit
+    with pytest.raises(ReaderError, match=r"^row 4: malformed CSV"):
+        _read(path)
+
+
 def test_short_rows_and_trailing_empty_columns(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     path.write_text("a,b,,\n1\n2,3,,\n", encoding="utf-8")

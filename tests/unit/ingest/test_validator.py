@@ -257,6 +257,8 @@ def test_required_columns(column: str) -> None:
     [("entity_name", 200), ("person_name", 100), ("category", 64), ("description", 4000), ("source_ref", 64)],
 )
 def test_lengths(column: str, limit: int) -> None:
+    # The limit applied is the one ``rules`` declares (and the template states).
+    assert next(spec.max_length for spec in COLUMNS if spec.key == column) == limit
     assert _check(**{column: "字" * limit})[0] is not None
     row, issues = _check(**{column: "字" * (limit + 1)})
     assert row is None and _codes(issues) == [(column, IssueCode.TOO_LONG)]

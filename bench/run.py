@@ -14,7 +14,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-BENCHMARKS = ["bench.foundation", "bench.ingest", "bench.warnings_bench", "bench.draw"]
+BENCHMARKS = [
+    "bench.foundation",
+    "bench.ingest",
+    "bench.warnings_bench",
+    "bench.draw",
+    "bench.statistics_bench",
+    "bench.load",
+]
 
 
 def main() -> int:

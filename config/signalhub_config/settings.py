@@ -120,6 +120,20 @@ class Settings:
     pg_bin_dir: str = ""
     # Level of the JSON log lines on stderr: DEBUG, INFO, WARNING or ERROR.
     log_level: str = "INFO"
+    # Reverse proxies in front that append to X-Forwarded-For/-Proto/-Host (one nginx: 1); 0 believes no such header.
+    trusted_proxies: int = 0
+    # Worker processes of `signalhub serve --production`; 0: two per CPU core plus one.
+    web_workers: int = 0
+    # Threads per production worker: requests a worker serves at once while others wait on the database.
+    web_threads: int = 4
+    # Days the scheduler's job runs and finished work-queue jobs are kept before the nightly prune.
+    job_history_days: int = 180
+    # Days login attempts are kept (the per-address limit needs one minute; the audit log keeps every login).
+    login_attempt_days: int = 30
+    # ID numbers re-encrypted per batch (one audit event each) by a requested key rotation.
+    key_rotation_batch_size: int = 1000
+    # Most ID numbers one scheduled rotation run re-encrypts; it runs every five minutes until none is left.
+    key_rotation_rows_per_run: int = 50000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

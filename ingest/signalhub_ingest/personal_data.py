@@ -9,17 +9,18 @@ appears in an error, a log line or an audit payload.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
 from signalhub_platform.crypto import InvalidTag, PersonalDataCipher, mask_id_number
 from signalhub_platform.db import transaction
-from signalhub_platform.models import Actor, Person
+from signalhub_platform.models import Actor, BatchRow, Person
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +103,10 @@ def rotate_personal_data(
     actor: Actor,
     batch_size: int = DEFAULT_ROTATION_BATCH,
     tag: AuditTag = AuditTag.JOB_KEYS_ROTATE,
+    max_rows: int | None = None,
 ) -> int:
-    """Re-encrypt every person not yet under the primary key; return how many were re-encrypted.
+    """Re-encrypt every person not yet under the primary key (at most ``max_rows`` of them);
+    return how many were re-encrypted.
 
     Batches are walked by primary key (keyset, no OFFSET) and written with one executemany each.
     One audit event per batch, recorded together at the end because the audit chain's lock is held
@@ -112,10 +115,12 @@ def rotate_personal_data(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    if max_rows is not None and max_rows < 1:
+        raise ValueError("max_rows must be at least 1")
     session.flush()
     batches: list[dict[str, Any]] = []
     total = 0
-    for rows in _rows_to_rotate(session, cipher.primary_key_id, batch_size):
+    for rows in _rows_to_rotate(session, cipher.primary_key_id, batch_size, max_rows):
         updates = []
         for row in rows:
             try:
@@ -142,19 +147,124 @@ def rotate_personal_data(
     return total
 
 
-def _rows_to_rotate(session: Session, primary_key_id: str, batch_size: int) -> Iterator[Sequence[Any]]:
+def _rows_to_rotate(
+    session: Session, primary_key_id: str, batch_size: int, max_rows: int | None = None
+) -> Iterator[Sequence[Any]]:
     last_id = 0
-    while True:
+    left = max_rows
+    while left is None or left > 0:
         rows = session.execute(
             select(Person.id, Person.id_ciphertext, Person.id_key_id, Person.id_blind_index)
             .where(Person.id_key_id != primary_key_id, Person.id > last_id)
             .order_by(Person.id)
-            .limit(batch_size)
+            .limit(batch_size if left is None else min(batch_size, left))
         ).all()
         if not rows:
             return
         yield rows
         last_id = rows[-1].id
+        if left is not None:
+            left -= len(rows)
+
+
+def rotate_staged_id_numbers(
+    session: Session,
+    cipher: PersonalDataCipher,
+    *,
+    actor: Actor,
+    batch_size: int = DEFAULT_ROTATION_BATCH,
+    max_rows: int | None = None,
+    tag: AuditTag = AuditTag.JOB_KEYS_ROTATE,
+) -> int:
+    """Re-encrypt the ID numbers of validated batches still waiting for their commit.
+
+    A commit copies a staged ciphertext into ``persons`` as it is: a batch validated before a
+    rotation would bring the old key back after it has been retired. Same rules as
+    ``rotate_personal_data`` (one audit event per batch, flushes only); at most ``max_rows`` rows.
+    """
+    if batch_size < 1 or (max_rows is not None and max_rows < 1):
+        raise ValueError("batch_size and max_rows must be at least 1")
+    primary = cipher.primary_key_id
+    batches: list[dict[str, Any]] = []
+    total = 0
+    while max_rows is None or total < max_rows:
+        # Rewritten rows leave the WHERE, so each query returns the next ones (no OFFSET, no keyset needed).
+        rows = session.execute(
+            select(
+                BatchRow.batch_id,
+                BatchRow.row_number,
+                BatchRow.person_ciphertext,
+                BatchRow.person_key_id,
+                BatchRow.person_blind_index,
+            )
+            .where(BatchRow.person_ciphertext.is_not(None), BatchRow.person_key_id != primary)
+            .order_by(BatchRow.batch_id, BatchRow.row_number)
+            .limit(batch_size if max_rows is None else min(batch_size, max_rows - total))
+        ).all()
+        if not rows:
+            break
+        updates = []
+        for row in rows:
+            try:
+                plaintext = cipher.decrypt(row.person_ciphertext, row.person_key_id, row.person_blind_index)
+            except InvalidTag:
+                raise StagedIdNumberIntegrityError(row.batch_id, row.row_number, row.person_key_id) from None
+            blob, key_id = cipher.encrypt(plaintext, row.person_blind_index)
+            updates.append(
+                {"batch_id": row.batch_id, "row_number": row.row_number, "person_ciphertext": blob,
+                 "person_key_id": key_id}
+            )  # fmt: skip
+        session.execute(update(BatchRow), updates)
+        total += len(rows)
+        batches.append(
+            {
+                "batch": len(batches) + 1,
+                "count": len(rows),
+                "staged_batch_ids": sorted({row.batch_id for row in rows}),
+                "from_key_ids": sorted({row.person_key_id for row in rows}),
+                "to_key_id": primary,
+            }
+        )
+    for batch in batches:
+        record_event(session, tag, actor=actor, data=batch)
+    return total
+
+
+class StagedIdNumberIntegrityError(RuntimeError):
+    """A staged ID number failed authentication (names the batch row and key id only)."""
+
+    def __init__(self, batch_id: int, row_number: int, key_id: str) -> None:
+        super().__init__(
+            f"batch {batch_id} row {row_number}: the staged ID number failed its integrity check (key {key_id!r})"
+        )
+
+
+@dataclass(frozen=True)
+class KeyUsage:
+    """How many ID numbers each data key encrypts: in ``persons`` and in staged batch rows."""
+
+    persons: dict[str, int]
+    staged: dict[str, int]
+
+    def pending(self, primary_key_id: str) -> int:
+        """ID numbers not yet under ``primary_key_id``."""
+        return sum(n for key, n in self.persons.items() if key != primary_key_id) + sum(
+            n for key, n in self.staged.items() if key != primary_key_id
+        )
+
+    def key_ids(self) -> list[str]:
+        return sorted(set(self.persons) | set(self.staged))
+
+
+def key_usage(session: Session) -> KeyUsage:
+    """Counts per key id (no ID number is read). A key with no count may be retired."""
+    persons = session.execute(select(Person.id_key_id, func.count()).group_by(Person.id_key_id)).all()
+    staged = session.execute(
+        select(BatchRow.person_key_id, func.count())
+        .where(BatchRow.person_ciphertext.is_not(None))
+        .group_by(BatchRow.person_key_id)
+    ).all()
+    return KeyUsage(persons={str(k): int(n) for k, n in persons}, staged={str(k): int(n) for k, n in staged})
 
 
 def _expire_persons(session: Session) -> None:
@@ -162,3 +272,24 @@ def _expire_persons(session: Session) -> None:
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Person):
             session.expire(obj)
+
+
+def check_key_samples(session: Session, cipher: PersonalDataCipher, key_ids: Iterable[str]) -> dict[str, bool]:
+    """For each key id in the ring: does one person's ID number under it decrypt? (Nothing is returned
+    or logged but the answer.) Key ids the ring lacks are left out: they cannot decrypt anything."""
+    results: dict[str, bool] = {}
+    for key_id in key_ids:
+        if key_id not in cipher.key_ids:
+            continue
+        row = session.execute(
+            select(Person.id_ciphertext, Person.id_blind_index).where(Person.id_key_id == key_id).limit(1)
+        ).first()
+        if row is None:
+            continue
+        try:
+            cipher.decrypt(row.id_ciphertext, key_id, row.id_blind_index)
+        except InvalidTag:
+            results[key_id] = False
+        else:
+            results[key_id] = True
+    return results

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, current_app, request
 from flask_babel import Babel
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from signalhub_config import KeyMaterial, Settings
 from signalhub_platform.crypto import PersonalDataCipher
@@ -50,6 +51,13 @@ def create_app(
     if test_config:
         app.config.update(test_config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if settings.trusted_proxies < 0:
+        raise ValueError("SIGNALHUB_TRUSTED_PROXIES must be 0 or more")
+    if settings.trusted_proxies:
+        # Only the hops our own proxies appended are believed: a client can put anything in
+        # X-Forwarded-For, but it cannot remove what nginx appends after it.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.extensions["signalhub"] = PlatformState(settings, keys, PersonalDataCipher(keys), session_factory)
 
     Babel(app, locale_selector=_select_locale)

@@ -63,8 +63,12 @@ class PeriodicJob:
 def periodic_jobs(keys: KeyMaterial, settings: Settings | None = None) -> list[PeriodicJob]:
     """Every periodic job of the platform: the one list."""
     from signalhub_audit.jobs import make_audit_checkpoint
-    from signalhub_ingest.jobs import recover_batches
-    from signalhub_warnings.jobs import evaluate_all
+    from signalhub_ingest.jobs import recover_batches, remind_overdue_reports, rotate_keys
+    from signalhub_ingest.reports import overdue_reports
+    from signalhub_platform.crypto import PersonalDataCipher
+    from signalhub_platform.maintenance import prune_history
+    from signalhub_platform.reporting.jobs import build_collection_report_job
+    from signalhub_warnings.jobs import evaluate_all, remind_overdue_acknowledgements
     from signalhub_warnings.rules import Thresholds
 
     settings = settings or Settings.from_env()
@@ -80,6 +84,44 @@ def periodic_jobs(keys: KeyMaterial, settings: Settings | None = None) -> list[P
                 evaluate_all, thresholds=Thresholds.from_settings(settings), acknowledge_days=settings.acknowledge_days
             ),
             {"hour": "1", "minute": "30"},
+        ),
+        # Before the working day: yesterday's missed acknowledgement dates and report due dates.
+        PeriodicJob(
+            "remind_overdue_acknowledgements",
+            partial(remind_overdue_acknowledgements, locale=settings.default_locale),
+            {"hour": "8", "minute": "30"},
+        ),
+        PeriodicJob(
+            "remind_overdue_reports",
+            partial(remind_overdue_reports, locale=settings.default_locale),
+            {"hour": "8", "minute": "40"},
+        ),
+        PeriodicJob(
+            "prune_history",
+            partial(
+                prune_history,
+                job_history_days=settings.job_history_days,
+                login_attempt_days=settings.login_attempt_days,
+            ),
+            {"hour": "3", "minute": "30"},
+        ),
+        # Does nothing until `signalhub keys rotate --request`; then a slice per run until done.
+        PeriodicJob(
+            "rotate_keys",
+            partial(
+                rotate_keys,
+                cipher=PersonalDataCipher(keys),
+                batch_size=settings.key_rotation_batch_size,
+                rows_per_run=settings.key_rotation_rows_per_run,
+            ),
+            {"minute": "2-59/5"},
+        ),
+        # The quarterly collection report (每季度通报) of the quarter just ended; the overdue text
+        # reports come from ingest, which the reporting package may not import (sibling layers).
+        PeriodicJob(
+            "build_collection_report",
+            partial(build_collection_report_job, overdue=overdue_reports),
+            {"month": "1,4,7,10", "day": "1", "hour": "2", "minute": "0"},
         ),
     ]
 

@@ -24,12 +24,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from signalhub_config import Settings
 from signalhub_ingest.jobs import queue_handlers
 from signalhub_platform.crypto import PersonalDataCipher
-from signalhub_platform.models import Role
+from signalhub_platform.models import Openness, Role
 from signalhub_platform.web.openapi import OPERATIONS
 from signalhub_platform.worker import run_until_empty
 from tests.factories import make_agency, make_entity, make_record, make_token, make_user
 from tests.web.test_batches import NONSTANDARD_USCC, csv_file, record_row, valid_file
 from tests.web.test_pages import BASE
+from tests.web.test_statistics import exercise_statistics_api
 from tests.web.test_warnings_queue import exercise_warning_api
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -116,13 +117,19 @@ def test_every_operation_answers_as_documented(
         check(path, method, response)
         return response
 
-    # Every operation but the document itself refuses an anonymous caller, as documented.
-    for path, method in OPERATIONS:
-        if path != "/api/v1/openapi.json":
+    # Every operation but those documented as open (security: []) refuses an anonymous caller.
+    for (path, method), operation in OPERATIONS.items():
+        if operation.get("security") != []:
             url = path.format(uscc=entity.uscc, record_id=record.id, batch_id=1, warning_id=1)
             assert call(method, path, url, json={}).status_code == 401
 
     call("get", "/api/v1/openapi.json", "/api/v1/openapi.json")
+    public_search = "/api/v1/public/search"
+    make_record(db_session, tax, entity=entity, openness=Openness.PUBLIC)
+    assert call("get", public_search, f"{public_search}?q=北京文档").get_json()["records"]
+    call("get", public_search, f"{public_search}?q=北京文档", headers=auth)  # a token changes nothing
+    call("get", public_search, f"{public_search}?q=北")  # too short: 400
+    call("get", public_search, f"{public_search}?q=北京&page=51")  # 400
     call("get", "/api/v1/entities", "/api/v1/entities?q=北京文档", headers=auth)
     call("get", "/api/v1/entities/{uscc}", f"/api/v1/entities/{entity.uscc}", headers=auth)
     call("get", "/api/v1/entities/{uscc}", "/api/v1/entities/911101020000000000", headers=auth)
@@ -171,3 +178,14 @@ def test_every_operation_answers_as_documented(
     assert call("post", commit, f"{batches}/{second}/commit?wait=1", json={}, headers=auth).status_code == 200
 
     exercise_warning_api(db_session, call)  # the warning queue, watch lists and the inbox
+    exercise_statistics_api(db_session, client.application.extensions["signalhub"].cipher, call)
+
+    # Internal messages: sent to an agency (201), an ID number in the body (400), a missing record (404).
+    messages = "/api/v1/messages"
+    make_user(db_session, make_agency(db_session, "MSG"), Role.SUPERVISOR)
+    note = {"recipient_agency": "MSG", "title": "请核查", "about_type": "entity", "about_ref": entity.uscc}
+    assert call("post", messages, messages, json=note, headers=auth).status_code == 201
+    with_id_number = {**note, "body": "身份证号11010519491231002X"}
+    assert call("post", messages, messages, json=with_id_number, headers=auth).status_code == 400
+    missing = {**note, "about_type": "record", "about_ref": "99999999"}
+    assert call("post", messages, messages, json=missing, headers=auth).status_code == 404

@@ -27,6 +27,7 @@ def worker(ctx: CliContext, poll: float, until_empty: bool) -> None:
     """Run queued background jobs until SIGTERM (or Ctrl-C)."""
     from signalhub_config import MissingKeysError
     from signalhub_platform.crypto import PersonalDataCipher
+    from signalhub_platform.web.observability import configure_logging
     from signalhub_platform.worker import WorkerThread, queue_handlers, run_until_empty
 
     try:
@@ -39,6 +40,7 @@ def worker(ctx: CliContext, poll: float, until_empty: bool) -> None:
         click.echo(f"ran {run_until_empty(factory, handlers)} jobs")
         return
 
+    configure_logging(ctx.settings.log_level)  # JSON lines, like the web and scheduler processes
     # The embedded mode's polling loop, run here in the main thread, where the signals arrive.
     loop = WorkerThread(factory, handlers, poll_seconds=poll)
 

@@ -38,6 +38,7 @@ from signalhub_platform.models.registry import (
     Person,
     RoleKind,
 )
+from signalhub_platform.models.reporting import CollectionReport
 from signalhub_platform.models.reports import ReportKind, TextReport
 from signalhub_platform.models.risk_warnings import (
     PLATFORM_SCOPE,
@@ -70,6 +71,7 @@ __all__ = [
     "BatchRow",
     "BatchState",
     "CodeStatus",
+    "CollectionReport",
     "Department",
     "Draw",
     "DrawCommitment",

@@ -1,4 +1,6 @@
 """Classified statistics (分类统计).
 
-Counts by region, industry, agency, category and quarter under the one visibility rule.
+Records, entities with warnings and warnings by level, by street, industry, entity, person,
+category, agency or quarter, under the one visibility rule (``services``); the query and answer
+schemas (``schemas``); quarters in SQL (``periods``); server-side SVG bar charts (``charts``).
 """

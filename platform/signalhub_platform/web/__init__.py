@@ -10,6 +10,7 @@ def register_web(app: Flask) -> None:
         admin,
         api,
         api_warnings,
+        audit_viewer,
         auth,
         batches,
         draws,
@@ -17,11 +18,14 @@ def register_web(app: Flask) -> None:
         inspectors,  # noqa: F401 (adds its routes to draws.bp, so imported before that is registered)
         labels,
         main,
+        messages,
         observability,
         openapi,
         public,
+        reporting,
         reports,
         security,
+        statistics,
         warnings_queue,
     )
 
@@ -34,9 +38,16 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(reporting.bp)
     app.register_blueprint(batches.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(warnings_queue.bp)
     app.register_blueprint(api_warnings.bp)
+    app.register_blueprint(messages.bp)
+    app.register_blueprint(messages.api_bp)
     app.register_blueprint(draws.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(public.api_bp)
+    app.register_blueprint(audit_viewer.bp)
+    app.register_blueprint(statistics.bp)
+    app.register_blueprint(statistics.api_bp)

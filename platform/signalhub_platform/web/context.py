@@ -30,7 +30,7 @@ def close_db(_exc: BaseException | None = None) -> None:
 
 
 def client_ip() -> str:
-    # Behind a TLS proxy, deployers configure ProxyFix; we trust only what WSGI reports.
+    # The socket's peer, or with SIGNALHUB_TRUSTED_PROXIES the address our own proxies saw (ProxyFix in create_app).
     return (request.remote_addr or "")[:64]
 
 

@@ -17,8 +17,10 @@ from flask import Blueprint
 from marshmallow import Schema, fields
 
 from signalhub_ingest.schemas import RecordCorrectionSchema, RecordInputSchema, RecordWithdrawalSchema
+from signalhub_platform.messaging.schemas import MessageRequestSchema, MessageSentSchema
 from signalhub_platform.models.types import beijing_today
 from signalhub_platform.sharing.schemas import EntitySchema, EntitySummarySchema, RecordSchema, RoleSchema
+from signalhub_platform.statistics.schemas import StatisticsDocumentSchema, StatisticsQuerySchema
 from signalhub_platform.web.api import EntityWarningSchema, LinkedEntitySchema
 from signalhub_platform.web.api_warnings import (
     ActionResultSchema,
@@ -44,6 +46,7 @@ from signalhub_platform.web.batch_schemas import (
     BatchUploadSchema,
     ErrorSchema,
 )
+from signalhub_platform.web.public import PublicSearchResultSchema
 
 bp = Blueprint("openapi", __name__)
 
@@ -375,6 +378,63 @@ OPERATIONS.update(
         },
     }
 )
+
+
+# Internal push messages (``messages``).
+OPERATIONS[("/api/v1/messages", "post")] = {
+    "summary": "Send a message about an entity, a record or a warning you may see, to a member agency "
+    "(each of its active users) or to one user; it carries a link, never the object's content",
+    "operationId": "sendMessage",
+    "requestBody": {"required": True, "content": {JSON: {"schema": MessageRequestSchema}}},
+    "responses": {
+        "201": _json(MessageSentSchema, "sent: one message per recipient user"),
+        "400": _error("invalid input (a resident ID number in the text, no or two recipients, a disabled user...)"),
+        "401": UNAUTHORISED,
+        "404": _error("the entity, record or warning is missing or not visible to you (the two answer alike)"),
+    },
+}
+
+
+# The public search (``public``): no authentication, rate-limited per client address.
+OPERATIONS[("/api/v1/public/search", "get")] = {
+    "summary": "Search fully-open records and published inspection results by entity name or credit code "
+    "(no login; no personal data)",
+    "operationId": "searchPublic",
+    "security": [],
+    "parameters": [
+        {
+            "name": "q",
+            "in": "query",
+            "required": True,
+            "description": "part of an entity name, or a unified social credit code (at least 2 characters)",
+            "schema": {"type": "string", "minLength": 2, "maxLength": 100},
+        },
+        {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 50}},
+    ],
+    "responses": {
+        "200": _json(PublicSearchResultSchema, "one page of each kind of result; has_more_* says whether more follow"),
+        "400": _error("query under 2 characters, an ID number, or a page out of range; details.reason says which"),
+        "429": {
+            **_error("too many searches from this address; details.retry_after is in seconds"),
+            "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+        },
+    },
+}
+
+
+# Classified statistics (``statistics``): the same query as the page and its exports.
+OPERATIONS[("/api/v1/statistics", "get")] = {
+    "summary": "Records, entities with warnings and warnings by level, broken down by one dimension, with "
+    "filters; only records the caller may see, and warnings as the warning rule allows",
+    "operationId": "getStatistics",
+    "parameters": [{"in": "query", "schema": StatisticsQuerySchema}],
+    "responses": {
+        "200": _json(StatisticsDocumentSchema, "one row per group, largest first (quarters in time order)"),
+        "400": _error("invalid filters (details name each field) or an unknown agency (details.reason)"),
+        "401": UNAUTHORISED,
+        "403": _error("the caller may not read statistics (auditors)"),
+    },
+}
 
 
 @functools.cache

@@ -1,0 +1,234 @@
+"""Classified statistics against hand-built data (``scene.py`` works out every figure): each dimension,
+the visibility of records and warnings per viewer, the filters, the limit, refusals and the audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from signalhub_audit.tags import AuditTag
+from signalhub_platform.crypto import PersonalDataCipher
+from signalhub_platform.models import Actor, AuditEvent, RecordKind, RiskLevel, User
+from signalhub_platform.statistics.services import (
+    Dimension,
+    StatisticsForbidden,
+    StatisticsInvalid,
+    StatisticsQuery,
+    StatisticsTable,
+    classified_statistics,
+)
+from signalhub_warnings.services import visible_warnings_clause
+from tests.integration.statistics.scene import HYPERLINK, Scene, build_scene
+
+TAG = AuditTag.WEB_STATISTICS_READ
+Row = tuple[str | None, str, str, int, int | None, int | None, int | None, int | None]
+
+
+@pytest.fixture
+def scene(db_session: Session, cipher: PersonalDataCipher) -> Scene:
+    return build_scene(db_session, cipher)
+
+
+def stats(session: Session, user: User | Actor, **filters: object) -> StatisticsTable:
+    actor = user if isinstance(user, Actor) else Actor.for_user(user)
+    query = StatisticsQuery(**filters)  # type: ignore[arg-type]
+    return classified_statistics(session, actor, query, warning_rule=visible_warnings_clause, tag=TAG)
+
+
+def rows(table: StatisticsTable) -> list[Row]:
+    """(key, label, code, records, entities with warnings, red, orange, yellow) per row."""
+    return [
+        (r.key, r.label, r.code, r.records, r.entities_with_warnings, r.red, r.orange, r.yellow) for r in table.rows
+    ]
+
+
+def total(table: StatisticsTable) -> tuple[int, int | None, int | None, int | None, int | None]:
+    t = table.total
+    return (t.records, t.entities_with_warnings, t.red, t.orange, t.yellow)
+
+
+# --- each dimension, as a member agency sees it ------------------------------------------------------
+
+
+def test_by_street_counts_what_tax_may_see(db_session: Session, scene: Scene) -> None:
+    table = stats(db_session, scene.tax_user)
+    assert rows(table) == [
+        ("德胜街道", "德胜街道", "", 2, 1, 1, 0, 0),  # r3, r5; w6
+        ("金融街街道", "金融街街道", "", 2, 1, 1, 0, 1),  # r1, r2 (TAX's own private one); w1, w2
+        (None, "", "", 2, 0, 1, 0, 0),  # r8 (e3 has no street), r4 (no entity); w5 on the person
+    ]
+    assert total(table) == (6, 2, 3, 0, 1)
+    assert not table.is_truncated and not table.counts_every_agency
+
+
+def test_by_industry(db_session: Session, scene: Scene) -> None:
+    assert rows(stats(db_session, scene.tax_user, dimension=Dimension.INDUSTRY)) == [
+        ("5231", "5231", "", 2, 1, 1, 0, 1),
+        ("6110", "6110", "", 2, 1, 1, 0, 0),
+        ("5232", "5232", "", 1, 0, 0, 0, 0),
+        (None, "", "", 1, 0, 1, 0, 0),
+    ]
+
+
+def test_by_entity(db_session: Session, scene: Scene) -> None:
+    table = stats(db_session, scene.tax_user, dimension=Dimension.ENTITY)
+    assert rows(table) == [
+        (scene.e1.uscc, scene.e1.name, scene.e1.uscc, 2, 1, 1, 0, 1),
+        (scene.e2.uscc, scene.e2.name, scene.e2.uscc, 2, 1, 1, 0, 0),
+        (scene.e3.uscc, scene.e3.name, scene.e3.uscc, 1, 0, 0, 0, 0),
+        (None, "", "", 1, 0, 1, 0, 0),  # r4 names a person only; w5 is on that person
+    ]
+
+
+def test_by_person_shows_the_name_and_the_masked_number_only(db_session: Session, scene: Scene) -> None:
+    table = stats(db_session, scene.tax_user, dimension=Dimension.PERSON)
+    assert rows(table) == [
+        (None, "", "", 5, 2, 2, 0, 1),  # records and warnings that name no person
+        (str(scene.p1.id), "张三", scene.p1.id_masked, 1, 0, 1, 0, 0),
+    ]
+    assert "*" in scene.p1.id_masked
+    assert total(table) == (6, 2, 3, 0, 1)
+
+
+def test_by_category(db_session: Session, scene: Scene) -> None:
+    table = stats(db_session, scene.tax_user, dimension=Dimension.CATEGORY)
+    assert rows(table) == [
+        ("complaint", "complaint", "", 3, None, None, None, None),  # r1, r2, r8
+        (HYPERLINK, HYPERLINK, "", 1, None, None, None, None),
+        ("bad_credit", "bad_credit", "", 1, None, None, None, None),
+        ("licence", "licence", "", 1, None, None, None, None),
+    ]
+    assert not table.has_warning_groups
+    assert total(table) == (6, 2, 3, 0, 1)  # warnings have no category: the total still counts them
+
+
+def test_by_agency_puts_red_warnings_under_the_platform(db_session: Session, scene: Scene) -> None:
+    table = stats(db_session, scene.tax_user, dimension=Dimension.AGENCY)
+    # e1 has warnings in two rows (TAX's yellow, the platform's red): the total counts it once.
+    assert total(table) == (6, 2, 3, 0, 1)
+    assert rows(table) == [
+        (scene.tax.code, scene.tax.name, scene.tax.code, 4, 1, 0, 0, 1),  # r1–r4; w2
+        (scene.mkt.code, scene.mkt.name, scene.mkt.code, 2, 0, 0, 0, 0),  # r5, r8; MKT's warnings are MKT's
+        (None, "", "", 0, 2, 3, 0, 0),  # w1, w5, w6 (red, the platform's)
+    ]
+
+
+def test_by_quarter_in_time_order_on_the_beijing_calendar(db_session: Session, scene: Scene) -> None:
+    assert rows(stats(db_session, scene.tax_user, dimension=Dimension.QUARTER)) == [
+        ("2025Q4", "2025Q4", "", 1, 0, 0, 0, 0),  # r8
+        ("2026Q1", "2026Q1", "", 2, 1, 1, 0, 1),  # r1, r5; w1 (1 March in Beijing), w2
+        ("2026Q2", "2026Q2", "", 2, 1, 1, 0, 0),  # r2, r3; w6
+        ("2026Q3", "2026Q3", "", 1, 0, 1, 0, 0),  # r4; w5 (1 July in Beijing, 30 June in UTC)
+    ]
+
+
+# --- visibility ------------------------------------------------------------------------------------------
+
+
+def test_another_agencys_private_records_are_never_counted_but_shared_ones_are(
+    db_session: Session, scene: Scene
+) -> None:
+    as_tax = stats(db_session, scene.tax_user, dimension=Dimension.ENTITY)
+    as_mkt = stats(db_session, scene.mkt_user, dimension=Dimension.ENTITY)
+    tax_records = {row.key: row.records for row in as_tax.rows}
+    mkt_records = {row.key: row.records for row in as_mkt.rows}
+    assert scene.hidden.uscc not in tax_records  # known to TAX only through MKT's private record
+    assert tax_records[scene.e1.uscc] == 2  # r1 and r2; MKT's private r6 is not there
+    assert mkt_records[scene.e1.uscc] == 2  # TAX's shared r1 and MKT's own private r6; not r2
+    assert mkt_records[scene.hidden.uscc] == 1
+    assert as_mkt.total.records == 7  # r1, r3, r4, r5, r6, r7, r8
+    assert stats(db_session, scene.tax_user, risk_level=RiskLevel.HIGH).total.records == 1  # r1, not r6/r7
+
+
+def test_yellow_and_orange_of_another_agency_are_never_counted(db_session: Session, scene: Scene) -> None:
+    by_agency = {row.key: row for row in stats(db_session, scene.tax_user, dimension=Dimension.AGENCY).rows}
+    assert by_agency[scene.mkt.code].orange == 0 and by_agency[scene.mkt.code].yellow == 0
+    mkt = stats(db_session, scene.mkt_user)
+    assert total(mkt)[2:] == (3, 1, 1)  # w1, w5, w6 red; its own w3 orange and w4 yellow; not TAX's w2
+
+
+def test_the_platform_office_counts_every_agency_warning_in_aggregates(db_session: Session, scene: Scene) -> None:
+    table = stats(db_session, scene.office)
+    assert table.counts_every_agency
+    assert rows(table) == [
+        ("德胜街道", "德胜街道", "", 2, 1, 1, 1, 0),  # r3, r5; w6, w3
+        (None, "", "", 2, 0, 1, 0, 0),  # r4, r8; w5 ("not recorded" last among equals)
+        ("金融街街道", "金融街街道", "", 1, 1, 1, 0, 1),  # r1 only (r2 and r6 are private); w1, w2
+        ("什刹海街道", "什刹海街道", "", 0, 1, 0, 0, 1),  # no record it may see; w4 as a figure
+    ]
+    assert total(table) == (5, 3, 3, 1, 2)
+
+
+def test_per_entity_the_platform_office_sees_red_warnings_only(db_session: Session, scene: Scene) -> None:
+    table = stats(db_session, scene.office, dimension=Dimension.ENTITY)
+    assert not table.counts_every_agency
+    assert rows(table) == [
+        (scene.e2.uscc, scene.e2.name, scene.e2.uscc, 2, 1, 1, 0, 0),
+        (scene.e1.uscc, scene.e1.name, scene.e1.uscc, 1, 1, 1, 0, 0),
+        (scene.e3.uscc, scene.e3.name, scene.e3.uscc, 1, 0, 0, 0, 0),
+        (None, "", "", 1, 0, 1, 0, 0),
+    ]
+    assert total(table) == (5, 2, 3, 0, 0)
+
+
+def test_auditors_and_the_public_are_refused_and_audited(db_session: Session, scene: Scene) -> None:
+    with pytest.raises(StatisticsForbidden):
+        stats(db_session, scene.auditor)
+    with pytest.raises(StatisticsForbidden):
+        stats(db_session, Actor.public())
+    payloads = audit_payloads(db_session)
+    assert [p["data"]["refused"] for p in payloads] == ["not_permitted", "not_permitted"]
+
+
+# --- filters ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"date_from": dt.date(2026, 1, 1), "date_to": dt.date(2026, 3, 31)}, (2, 1, 1, 0, 1)),  # r1, r5; w1, w2
+        ({"date_from": dt.date(2026, 3, 1), "date_to": dt.date(2026, 3, 1)}, (0, 1, 1, 0, 0)),  # w1 by Beijing day
+        ({"date_from": dt.date(2026, 7, 1)}, (1, 0, 1, 0, 0)),  # r4; w5
+        ({"date_to": dt.date(2025, 12, 31)}, (1, 0, 0, 0, 0)),  # r8
+        ({"agency": "MKT"}, (2, 0, 0, 0, 0)),  # r5, r8; MKT's warnings are MKT's, red ones the platform's
+        ({"agency": "TAX"}, (4, 1, 0, 0, 1)),  # r1–r4; w2
+        ({"region": "金融街街道"}, (2, 1, 1, 0, 1)),  # r1, r2; w1, w2
+        ({"industry": "523"}, (3, 1, 1, 0, 1)),  # e1 and e3 by prefix: r1, r2, r8; w1, w2
+        ({"kind": RecordKind.PENALTY}, (1, 2, 3, 0, 1)),  # r3; warnings have no kind
+        ({"risk_level": RiskLevel.LOW}, (2, 2, 3, 0, 1)),  # r2, r8
+    ],
+)
+def test_filters(db_session: Session, scene: Scene, filters: dict[str, object], expected: tuple[int, ...]) -> None:
+    assert total(stats(db_session, scene.tax_user, **filters)) == expected
+
+
+def test_an_unknown_agency_is_refused_with_its_reason(db_session: Session, scene: Scene) -> None:
+    with pytest.raises(StatisticsInvalid) as refused:
+        stats(db_session, scene.tax_user, agency="NOPE")
+    assert refused.value.code == "unknown_agency"
+
+
+def test_the_limit_cuts_the_rows_not_the_total(db_session: Session, scene: Scene) -> None:
+    table = stats(db_session, scene.tax_user, limit=1)
+    assert [row.key for row in table.rows] == ["德胜街道"]
+    assert table.is_truncated
+    assert total(table) == (6, 2, 3, 0, 1)
+
+
+def test_every_read_is_audited_with_dimension_and_filters(db_session: Session, scene: Scene) -> None:
+    stats(db_session, scene.tax_user, dimension=Dimension.QUARTER, region="金融街街道", date_from=dt.date(2026, 1, 1))
+    [payload] = audit_payloads(db_session)
+    assert payload["tag"] == TAG.value
+    assert payload["actor"] == scene.tax_user.username
+    assert payload["data"]["dimension"] == "quarter"
+    assert payload["data"]["filters"] == {"date_from": "2026-01-01", "region": "金融街街道"}
+    assert payload["data"]["rows"] == 2
+
+
+def audit_payloads(session: Session) -> list[dict]:
+    events = session.scalars(select(AuditEvent).where(AuditEvent.tag == TAG.value).order_by(AuditEvent.seq))
+    return [json.loads(event.payload) for event in events]

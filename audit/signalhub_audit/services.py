@@ -3,8 +3,13 @@
 Writers are serialised so the chain never forks: on PostgreSQL a transaction-scoped advisory
 lock is held from reading the head to commit; on SQLite every signalhub transaction already
 begins with BEGIN IMMEDIATE (see ``signalhub_platform.db``). The unique ``prev_hash`` column is
-the last line of defence. Because the lock lasts until commit, long jobs record their events
-at the end of their work, just before committing.
+the last line of defence.
+
+Because that lock lasts until commit, an event is not written where it is recorded: it waits in
+the session and the whole transaction's events are chained just before it commits (or as soon
+as the transaction reads or changes the log itself). The lock is then held for the inserts and
+the commit only, not for the rest of a request's work; a rolled-back transaction (or savepoint)
+drops its events with the rest of its work, as before.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, event, insert, select, text
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import TextClause
 
 from signalhub_audit.hashing import GENESIS, canonical_json, chain_hash
 from signalhub_audit.tags import AuditTag
@@ -35,6 +42,8 @@ _EVENTS = AuditEvent.__table__
 _HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
 _INSERT_EVENT = insert(_EVENTS)
 _INSERT_SUBJECT = insert(AuditSubject.__table__)
+_LOG_TABLES = frozenset({"audit_events", "audit_subjects", "audit_checkpoints"})
+_PENDING = "signalhub_audit_pending"  # key in Session.info
 
 
 class AppendedEvent(NamedTuple):
@@ -46,6 +55,12 @@ class AuditPayloadError(ValueError):
     """The event would have stored personal data in the clear."""
 
 
+class _PendingEvent(NamedTuple):
+    transaction: SessionTransaction  # the innermost transaction when it was recorded
+    row: dict[str, Any]  # the audit_events row without seq and hashes
+    subjects: list[tuple[str, str]]
+
+
 def record_event(
     session: Session,
     tag: AuditTag,
@@ -54,8 +69,11 @@ def record_event(
     subjects: Iterable[Subject] = (),
     data: Mapping[str, Any] | None = None,
     at: dt.datetime | None = None,
-) -> AppendedEvent:
-    """Append an event in the caller's transaction (never commits). Raises if it cannot be written."""
+) -> None:
+    """Record an event in the caller's transaction (never commits); it is chained when that commits.
+
+    Raises at once if the event could not be written (unknown tag, personal data in the payload).
+    """
     tag = AuditTag(tag)
     occurred_at = at or utcnow()
     subject_list = sorted({(kind, str(ref)) for kind, ref in subjects})
@@ -72,40 +90,92 @@ def record_event(
     )
     if _ID_NUMBER_PATTERN.search(payload):
         raise AuditPayloadError("refusing to write a resident ID number into the audit log")
+    session.connection()  # begin the transaction now, so the event belongs to it
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    assert transaction is not None
+    row = {
+        "occurred_at": occurred_at,
+        "tag": tag.value,
+        "actor": actor.name,
+        "agency_code": actor.agency_code,
+        "client_ip": actor.client_ip,
+        "payload": payload,
+    }
+    session.info.setdefault(_PENDING, []).append(_PendingEvent(transaction, row, subject_list))
 
+
+def write_pending_events(session: Session) -> AppendedEvent | None:
+    """Chain and insert the events recorded so far in this transaction; the last one, if any."""
+    pending: list[_PendingEvent] = session.info.pop(_PENDING, [])
+    if not pending:
+        return None
     lock_chain(session)
     # Core on the session's connection: an audit row is written once and never loaded back as an
     # ORM object, and this runs on every read of the platform (the ORM bulk path costs ~3x more).
     connection = session.connection()
-    last_seq, prev_hash = chain_head(session)
-    seq = last_seq + 1
-    event_hash = chain_hash(seq, prev_hash, payload)
-    connection.execute(
-        _INSERT_EVENT,
-        [
-            {
-                "seq": seq,
-                "occurred_at": occurred_at,
-                "tag": tag.value,
-                "actor": actor.name,
-                "agency_code": actor.agency_code,
-                "client_ip": actor.client_ip,
-                "payload": payload,
-                "prev_hash": prev_hash,
-                "hash": event_hash,
-            }
-        ],
-    )
-    if subject_list:
-        connection.execute(_INSERT_SUBJECT, [{"seq": seq, "kind": kind, "ref": ref} for kind, ref in subject_list])
+    seq, event_hash = _head(session)
+    events: list[dict[str, Any]] = []
+    subject_rows: list[dict[str, Any]] = []
+    for item in pending:
+        prev_hash, seq = event_hash, seq + 1
+        event_hash = chain_hash(seq, prev_hash, item.row["payload"])
+        events.append({**item.row, "seq": seq, "prev_hash": prev_hash, "hash": event_hash})
+        subject_rows.extend({"seq": seq, "kind": kind, "ref": ref} for kind, ref in item.subjects)
+    connection.execute(_INSERT_EVENT, events)
+    if subject_rows:
+        connection.execute(_INSERT_SUBJECT, subject_rows)
     return AppendedEvent(seq=seq, hash=event_hash)
 
 
+@event.listens_for(Session, "before_commit")
+def _chain_before_commit(session: Session) -> None:
+    write_pending_events(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _chain_before_touching_the_log(state: ORMExecuteState) -> None:
+    # A transaction that reads or changes the log (a listing, a verify, a checkpoint) sees its own events.
+    if state.session.info.get(_PENDING) and _touches_log(state.statement):
+        write_pending_events(state.session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending: list[_PendingEvent] = session.info.get(_PENDING, [])
+    if pending:
+        session.info[_PENDING] = [item for item in pending if not _within(item.transaction, previous_transaction)]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_with_the_session_transaction(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost ended (committed, rolled back or closed): nothing may linger
+        session.info.pop(_PENDING, None)
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _touches_log(statement: Any) -> bool:
+    if isinstance(statement, TextClause):
+        return any(name in statement.text for name in _LOG_TABLES)
+    return any(isinstance(element, Table) and element.name in _LOG_TABLES for element in visitors.iterate(statement))
+
+
 def chain_head(session: Session) -> tuple[int, str]:
-    """``(seq, hash)`` of the newest event, ``(0, GENESIS)`` for an empty log.
+    """``(seq, hash)`` of the newest event, ``(0, GENESIS)`` for an empty log, counting this transaction's own.
 
     Only a writer holding ``lock_chain`` may rely on it staying the head.
     """
+    last = write_pending_events(session)
+    return (last.seq, last.hash) if last else _head(session)
+
+
+def _head(session: Session) -> tuple[int, str]:
     head = session.connection().execute(_HEAD).first()
     return (head.seq, head.hash) if head else (0, GENESIS)
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from signalhub_platform.crypto import PersonalDataCipher
 from signalhub_platform.models import AuditEvent, CollectionReport
-from signalhub_platform.reporting.periods import Quarter
+from signalhub_platform.models.quarters import Quarter
 from tests.integration.reporting.annual_scene import build_year
 from tests.integration.reporting.scene import District, build_district
 from tests.web.test_pages import BASE, csrf_of, signed_in

@@ -51,6 +51,7 @@ from signalhub_platform.models import (
     WarningStatus,
     Watch,
 )
+from signalhub_platform.models.risk_warnings import addressed_to
 from signalhub_platform.models.types import BEIJING, beijing_today, utcnow
 from signalhub_platform.models.visibility import (
     OPEN_TO_MEMBERS,
@@ -1201,18 +1202,11 @@ class Inbox:
     unread: int
 
 
-def _addressed_to(actor: Actor) -> ColumnElement[bool]:
-    mine = Message.recipient_user_id == actor.user_id
-    if actor.agency_id is None:
-        return mine
-    return or_(mine, Message.recipient_agency_id == actor.agency_id)
-
-
 def inbox(session: Session, actor: Actor, *, tag: AuditTag, is_unread_only: bool = False, limit: int = 100) -> Inbox:
     """The messages for the user or the user's agency, newest first, and how many are unread."""
     with _refusals(session, actor, tag, action="inbox"):
         _require_user(actor)
-    query = select(Message).where(_addressed_to(actor))
+    query = select(Message).where(addressed_to(actor))
     if is_unread_only:
         query = query.where(Message.read_at.is_(None))
     sender = User.__table__.alias("sender")
@@ -1223,7 +1217,7 @@ def inbox(session: Session, actor: Actor, *, tag: AuditTag, is_unread_only: bool
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(limit)
     ).all()
-    unread = session.scalar(select(func.count()).where(_addressed_to(actor), Message.read_at.is_(None))) or 0
+    unread = session.scalar(select(func.count()).where(addressed_to(actor), Message.read_at.is_(None))) or 0
     messages = [InboxMessage(m, display or username or "", agency or "") for m, display, username, agency in rows]
     record_event(session, tag, actor=actor, subjects=[("message", m.message.id) for m in messages],
                  data={"action": "inbox", "unread": unread})  # fmt: skip
@@ -1236,9 +1230,9 @@ def mark_read(
     """Mark one message (or, with None, every message) of the user's inbox read; returns how many changed."""
     with _refusals(session, actor, tag, action="mark_read", data={"message": message_id}):
         _require_user(actor)
-        query = update(Message).where(_addressed_to(actor), Message.read_at.is_(None))
+        query = update(Message).where(addressed_to(actor), Message.read_at.is_(None))
         if message_id is not None:
-            if session.scalar(select(Message.id).where(Message.id == message_id, _addressed_to(actor))) is None:
+            if session.scalar(select(Message.id).where(Message.id == message_id, addressed_to(actor))) is None:
                 raise NotFound()
             query = query.where(Message.id == message_id)
     changed = session.execute(query.values(read_at=now or utcnow()).execution_options(synchronize_session=False))

@@ -22,8 +22,8 @@ from signalhub_platform.cli import CliContext, main, pass_context
 from signalhub_platform.cli.reads import ReadFailedError, _table
 from signalhub_platform.db import transaction
 from signalhub_platform.models import Actor
+from signalhub_platform.models.quarters import Quarter
 from signalhub_platform.reporting import quarterly as quarterly_reports
-from signalhub_platform.reporting.periods import Quarter
 
 Document = dict[str, Any]
 

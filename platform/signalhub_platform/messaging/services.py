@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from signalhub_audit.services import record_event
@@ -35,6 +35,7 @@ from signalhub_platform.crypto import redact_id_numbers
 from signalhub_platform.identifiers.normalise import CheckStatus, normalise
 from signalhub_platform.identifiers.resident_id import id_check_char, validate_id_number
 from signalhub_platform.models import Actor, Agency, Entity, Message, Record, RiskWarning, User
+from signalhub_platform.models.risk_warnings import addressed_to
 from signalhub_platform.models.types import utcnow
 from signalhub_platform.models.visibility import entity_visible_to, visible_records
 
@@ -289,17 +290,6 @@ def send_message(
 
 
 # --- reading ---------------------------------------------------------------------------------------------
-
-
-def addressed_to(actor: Actor) -> ColumnElement[bool]:
-    """Messages in the actor's inbox: to them, or to their agency as a whole (warning feedback).
-
-    The same addressing as ``signalhub_warnings.queue`` uses for the inbox list, which this package
-    may not import."""
-    mine = Message.recipient_user_id == actor.user_id
-    if actor.agency_id is None:
-        return mine
-    return or_(mine, Message.recipient_agency_id == actor.agency_id)
 
 
 def unread_count(session: Session, actor: Actor) -> int:

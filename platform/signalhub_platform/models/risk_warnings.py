@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, ColumnElement, Date, ForeignKey, Index, String, Text, UniqueConstraint, or_, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from signalhub_platform.db import Base
 from signalhub_platform.models.accounts import User
+from signalhub_platform.models.actors import Actor
 from signalhub_platform.models.agencies import Agency
 from signalhub_platform.models.registry import Entity, Person
 from signalhub_platform.models.types import BigId, UTCDateTime, closed_vocabulary, utcnow
@@ -218,6 +219,17 @@ class Message(Base):
     about_ref: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+def addressed_to(actor: Actor) -> ColumnElement[bool]:
+    """Messages in the actor's inbox: to them, or to their agency as a whole (warning feedback).
+
+    The one addressing rule for the warnings inbox and the internal messages alike; those two
+    packages are sibling layers that may not import each other, so it lives here."""
+    mine = Message.recipient_user_id == actor.user_id
+    if actor.agency_id is None:
+        return mine
+    return or_(mine, Message.recipient_agency_id == actor.agency_id)
 
 
 class EvaluationRun(Base):

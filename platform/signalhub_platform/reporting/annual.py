@@ -44,10 +44,10 @@ from signalhub_platform.models import (
     WarningEventKind,
     WarningLevel,
 )
+from signalhub_platform.models.quarters import check_year, year_bounds
 from signalhub_platform.models.types import BEIJING, beijing_today, utcnow
 from signalhub_platform.models.visibility import record_visible_to
 from signalhub_platform.reporting.access import ReportingNotFound, refusals_audited, require_reader
-from signalhub_platform.reporting.periods import check_year, year_bounds
 
 LEVELS = (WarningLevel.RED, WarningLevel.ORANGE, WarningLevel.YELLOW)
 # Events that put a warning at a level, and those that end it.

@@ -132,20 +132,17 @@ def annual_pdf(
         [(printable(row.category), row.risk, row.penalty, row.total) for row in report.categories],
         empty="本年度没有可统计的监管信息。",
     )
-    _section(pdf, "五、街道排名")
-    _table(
-        pdf,
-        ("街道", "预警主体数", "监管信息数"),
-        [(printable(row.key) or "未登记", row.warned_entities, row.records) for row in report.regions],
-        empty="本年度没有可统计的街道。",
-    )
-    _section(pdf, "六、行业排名")
-    _table(
-        pdf,
-        ("行业代码（GB/T 4754）", "预警主体数", "监管信息数"),
-        [(printable(row.key) or "未登记", row.warned_entities, row.records) for row in report.industries],
-        empty="本年度没有可统计的行业。",
-    )
+    for heading, key_heading, ranking, empty in (
+        ("五、街道排名", "街道", report.regions, "本年度没有可统计的街道。"),
+        ("六、行业排名", "行业代码（GB/T 4754）", report.industries, "本年度没有可统计的行业。"),
+    ):
+        _section(pdf, heading)
+        _table(
+            pdf,
+            (key_heading, "预警主体数", "监管信息数"),
+            [(printable(row.key) or "未登记", row.warned_entities, row.records) for row in ranking],
+            empty=empty,
+        )
     _section(pdf, "七、双随机抽查结果（按预警分层）")
     _table(
         pdf,

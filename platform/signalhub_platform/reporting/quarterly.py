@@ -59,6 +59,7 @@ from signalhub_platform.models import (
     RecordSource,
     RecordStatus,
 )
+from signalhub_platform.models.quarters import Quarter
 from signalhub_platform.models.types import BEIJING, beijing_today, utcnow
 from signalhub_platform.reporting.access import (
     ReportingError,
@@ -68,7 +69,6 @@ from signalhub_platform.reporting.access import (
     sees_every_agency,
     visible_agency_ids,
 )
-from signalhub_platform.reporting.periods import Quarter
 
 PAYLOAD_FORMAT = 1
 RATE_DIGITS = 4

@@ -39,6 +39,7 @@ from signalhub_platform.models import (
     User,
     UserRole,
 )
+from signalhub_platform.models.quarters import Quarter, check_year, quarters_of_year, year_bounds
 from signalhub_platform.models.types import BEIJING, utcnow
 from signalhub_platform.reporting.access import (
     ReportingNotFound,
@@ -46,7 +47,6 @@ from signalhub_platform.reporting.access import (
     require_reader,
     sees_every_agency,
 )
-from signalhub_platform.reporting.periods import Quarter, check_year, quarters_of_year, year_bounds
 from signalhub_platform.reporting.quarterly import is_batch_on_time, rate
 
 

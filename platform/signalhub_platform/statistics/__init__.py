@@ -2,5 +2,6 @@
 
 Records, entities with warnings and warnings by level, by street, industry, entity, person,
 category, agency or quarter, under the one visibility rule (``services``); the query and answer
-schemas (``schemas``); quarters in SQL (``periods``); server-side SVG bar charts (``charts``).
+schemas (``schemas``); server-side SVG bar charts (``charts``). Quarters, in Python and in SQL, are
+``signalhub_platform.models.quarters``, shared with the periodic reports.
 """

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from signalhub_platform.models import RecordKind, RiskLevel
-from signalhub_platform.statistics.periods import QUARTER_PATTERN, quarter_bounds
+from signalhub_platform.models.quarters import QUARTER_PATTERN, quarter_bounds
 from signalhub_platform.statistics.services import DEFAULT_LIMIT, MAX_LIMIT, Dimension, StatisticsQuery
 
 DIMENSIONS = [dimension.value for dimension in Dimension]

@@ -54,9 +54,9 @@ from signalhub_platform.models import (
     Role,
     WarningLevel,
 )
+from signalhub_platform.models.quarters import beijing_date, quarter_key, quarter_label
 from signalhub_platform.models.types import BEIJING
 from signalhub_platform.models.visibility import entity_visible_to, person_visible_to, record_visible_to
-from signalhub_platform.statistics.periods import beijing_date, quarter_key, quarter_label
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000

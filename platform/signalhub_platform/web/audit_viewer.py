@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from signalhub_audit import queries
 from signalhub_audit.integrity import checkpoint_keys_from_settings, verify_log
-from signalhub_audit.services import record_event
+from signalhub_audit.services import record_event, write_pending_events
 from signalhub_audit.tags import AuditTag
 from signalhub_platform.models import PLATFORM_OFFICE_CODE, Actor, Agency, AuditEvent, Role
 from signalhub_platform.models.types import BEIJING, beijing_today
@@ -301,7 +301,9 @@ def export() -> ResponseReturnValue:
     query = replace(_viewer_query(values), before_seq=None)
     # Audited before any row leaves, and the export stops at its own event: what was exported is
     # exactly the filtered log up to that point, however long the download takes.
-    appended = record_event(session, AuditTag.WEB_AUDIT_EXPORT, actor=actor, data=_audit_data(query))
+    record_event(session, AuditTag.WEB_AUDIT_EXPORT, actor=actor, data=_audit_data(query))
+    appended = write_pending_events(session)
+    assert appended is not None
     session.commit()
     filename = f"audit-{beijing_today().isoformat()}-{appended.seq}.csv"
     return Response(

@@ -21,10 +21,10 @@ from signalhub_audit.tags import AuditTag
 from signalhub_ingest.reports import overdue_reports
 from signalhub_platform.inspections import outcomes, printable
 from signalhub_platform.models import Agency
+from signalhub_platform.models.quarters import Quarter
 from signalhub_platform.models.types import beijing_today
 from signalhub_platform.reporting import annual, exports, pdf, quarterly, scorecard
 from signalhub_platform.reporting.access import ReportingError, sees_every_agency
-from signalhub_platform.reporting.periods import Quarter
 from signalhub_platform.sharing.export import escape_cell
 from signalhub_platform.web.context import current_actor, db
 from signalhub_platform.web.sessions import login_required
@@ -193,12 +193,7 @@ def annual_index() -> ResponseReturnValue:
 @bp.get("/annual/<int:year>")
 @login_required
 def annual_page(year: int) -> ResponseReturnValue:
-    session = db()
-    try:
-        report = _annual(year, AuditTag.WEB_ANNUAL_REPORT_READ)
-    except ReportingError as exc:
-        _fail(exc)
-    session.commit()
+    report = _annual(year, AuditTag.WEB_ANNUAL_REPORT_READ)
     return render_template(
         "reporting/annual.html",
         report=report,
@@ -211,28 +206,30 @@ def annual_page(year: int) -> ResponseReturnValue:
 @bp.get("/annual/<int:year>/report.pdf")
 @login_required
 def annual_pdf(year: int) -> ResponseReturnValue:
-    session = db()
-    actor = current_actor()
-    try:
-        report = _annual(year, AuditTag.WEB_ANNUAL_REPORT_EXPORT)
-    except ReportingError as exc:
-        _fail(exc)
-    session.commit()
-    scope = "全区（联席会办公室）" if report.scope == "all" else _agency_name(actor.agency_id)
+    report = _annual(year, AuditTag.WEB_ANNUAL_REPORT_EXPORT)
+    scope = "全区（联席会办公室）" if report.scope == "all" else _agency_name(current_actor().agency_id)
     data = pdf.annual_pdf(report, font_path=printable.font_path(), printable=printable.printable, scope_name=scope)
     name = f"annual-risk-report-{year}.pdf"
     return Response(data, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def _annual(year: int, tag: AuditTag) -> annual.AnnualReport:
-    return annual.annual_report(
-        db(),
-        current_actor(),
-        year=year,
-        warnings_visible=visible_warnings_clause,
-        outcomes=outcomes.outcome_report,
-        tag=tag,
-    )
+    """The report for the page or the PDF, its read audited under ``tag`` and committed; a refusal
+    is committed too, then answered 403/404."""
+    session = db()
+    try:
+        report = annual.annual_report(
+            session,
+            current_actor(),
+            year=year,
+            warnings_visible=visible_warnings_clause,
+            outcomes=outcomes.outcome_report,
+            tag=tag,
+        )
+    except ReportingError as exc:
+        _fail(exc)
+    session.commit()
+    return report
 
 
 def _agency_name(agency_id: int | None) -> str:

@@ -10,6 +10,7 @@ warnings area's visibility rule (``visible_warnings_clause``) and the export cod
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
@@ -95,6 +96,8 @@ FILTER_LABELS = {
     "risk_level": _l("Risk level"),
 }
 QUERY_FIELDS = frozenset(StatisticsQuerySchema().fields)
+# header, rows, query -> the file's content
+Writer = Callable[[list[str], list[list[object]], StatisticsQuery], str | bytes]
 REFUSALS = {
     "unknown_agency": _l("There is no agency with this code."),
     "not_permitted": _l("Statistics are not available to you."),
@@ -116,21 +119,22 @@ def index() -> ResponseReturnValue:
 @bp.get("/export.csv")
 @login_required
 def export_csv() -> ResponseReturnValue:
-    outcome = _serve(AuditTag.WEB_STATISTICS_EXPORT, audit_data={"format": "csv"})
-    if isinstance(outcome, list):
-        return _render(None, errors=outcome), 400
-    header, rows = _export_table(outcome)
-    return _attachment(to_csv(header, rows), "text/csv", _filename(outcome.query, "csv"))
+    return _export("csv", "text/csv", lambda header, rows, _query: to_csv(header, rows))
 
 
 @bp.get("/export.xlsx")
 @login_required
 def export_xlsx() -> ResponseReturnValue:
-    outcome = _serve(AuditTag.WEB_STATISTICS_EXPORT, audit_data={"format": "xlsx"})
+    return _export("xlsx", XLSX, _workbook)
+
+
+def _export(extension: str, mimetype: str, write: Writer) -> ResponseReturnValue:
+    """The page's table as a download, audited as an export in that format; a bad query gets the page."""
+    outcome = _serve(AuditTag.WEB_STATISTICS_EXPORT, audit_data={"format": extension})
     if isinstance(outcome, list):
         return _render(None, errors=outcome), 400
     header, rows = _export_table(outcome)
-    return _attachment(_workbook(header, rows, outcome.query), XLSX, _filename(outcome.query, "xlsx"))
+    return _attachment(write(header, rows, outcome.query), mimetype, _filename(outcome.query, extension))
 
 
 def _serve(tag: AuditTag, audit_data: dict[str, str] | None = None) -> StatisticsTable | list[str]:

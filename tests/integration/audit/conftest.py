@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from signalhub_audit.services import AppendedEvent, record_event
+from signalhub_audit.services import AppendedEvent, record_event, write_pending_events
 from signalhub_audit.tags import AuditTag
 from signalhub_platform.db import is_postgresql
 from signalhub_platform.models import Actor
@@ -18,8 +18,9 @@ START = dt.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
 
 
 def record_reads(session: Session, count: int, *, start: int = 1) -> list[AppendedEvent]:
-    """``count`` record reads by alice, one second apart, each touching one record."""
-    return [
+    """``count`` record reads by alice, one second apart, each touching one record, written to the chain."""
+    appended = []
+    for n in range(start, start + count):
         record_event(
             session,
             AuditTag.WEB_RECORD_READ,
@@ -28,8 +29,10 @@ def record_reads(session: Session, count: int, *, start: int = 1) -> list[Append
             data={"n": n},
             at=START + dt.timedelta(seconds=n),
         )
-        for n in range(start, start + count)
-    ]
+        event = write_pending_events(session)
+        assert event is not None
+        appended.append(event)
+    return appended
 
 
 def drop_append_only_triggers(session: Session) -> None:

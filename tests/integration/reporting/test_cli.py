@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from signalhub_config import Settings
 from signalhub_platform.cli import CliContext, main
 from signalhub_platform.models import CollectionReport
-from signalhub_platform.reporting.periods import Quarter
+from signalhub_platform.models.quarters import Quarter
 from tests.integration.reporting.scene import District, events_after, last_seq
 
 Run = Callable[..., Result]

@@ -13,8 +13,8 @@ from signalhub_audit.tags import AuditTag
 from signalhub_config import Settings
 from signalhub_ingest.reports import overdue_reports
 from signalhub_platform.models import Actor, CollectionReport
+from signalhub_platform.models.quarters import Quarter
 from signalhub_platform.reporting.jobs import build_collection_report_job
-from signalhub_platform.reporting.periods import Quarter
 from signalhub_platform.reporting.quarterly import build_collection_report
 from signalhub_platform.scheduler import TIMEZONE, PeriodicJob, SchedulerHost, periodic_jobs, run_job
 from tests.integration.reporting.scene import Q3_DONE, District, beijing, events_after, last_seq

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from signalhub_audit.tags import AuditTag
 from signalhub_ingest.reports import overdue_reports
 from signalhub_platform.models import Actor, BatchState, CollectionReport
+from signalhub_platform.models.quarters import Quarter
 from signalhub_platform.reporting.access import ReportingError, ReportingForbidden
-from signalhub_platform.reporting.periods import Quarter
 from signalhub_platform.reporting.quarterly import build_collection_report, is_batch_on_time, read_collection_report
 from tests.integration.reporting.scene import Q3_DONE, District, beijing, events_after, last_seq, make_batch
 

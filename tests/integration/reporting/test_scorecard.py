@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from signalhub_audit.tags import AuditTag
 from signalhub_platform.models import Actor
+from signalhub_platform.models.quarters import Quarter
 from signalhub_platform.reporting.access import ReportingForbidden, ReportingNotFound
-from signalhub_platform.reporting.periods import Quarter
 from signalhub_platform.reporting.scorecard import Scorecard, liaison_scorecard
 from tests.integration.reporting.scene import District, beijing, events_after, last_seq, make_batch
 

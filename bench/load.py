@@ -4,7 +4,8 @@ What it does, in one run:
 1. a scratch database loaded with the demo district (``SIGNALHUB_BENCH_LOAD_ENTITIES`` entities,
    default 30,000: ten times the demo), served as a least-privilege application role set up by
    ``signalhub database roles``;
-2. ``signalhub serve --production`` (gunicorn, ``SIGNALHUB_BENCH_LOAD_WORKERS`` workers, default 2)
+2. ``signalhub serve --production`` (gunicorn, ``SIGNALHUB_BENCH_LOAD_WORKERS`` workers, default
+   two per core plus one, as in production)
    on 127.0.0.1 and one ``signalhub worker`` beside it (it validates the uploaded batch);
 3. 16 clients for ``SIGNALHUB_BENCH_LOAD_SECONDS`` (default 60) mixing entity lookups, searches and
    warning-queue reads through the bearer-token API, and one batch upload; then 16 clients doing
@@ -48,7 +49,8 @@ SIGNALHUB = ROOT / ".venv" / "bin" / "signalhub"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 CLIENTS = 16
 ENTITIES = int(os.environ.get("SIGNALHUB_BENCH_LOAD_ENTITIES", "30000"))
-WORKERS = int(os.environ.get("SIGNALHUB_BENCH_LOAD_WORKERS", "2"))
+WORKERS = int(os.environ.get("SIGNALHUB_BENCH_LOAD_WORKERS", "0")) or 2 * (os.cpu_count() or 1) + 1
+THREADS = int(os.environ.get("SIGNALHUB_WEB_THREADS", "1"))
 MIXED_SECONDS = float(os.environ.get("SIGNALHUB_BENCH_LOAD_SECONDS", "60"))
 LOOKUP_SECONDS = float(os.environ.get("SIGNALHUB_BENCH_LOOKUP_SECONDS", "20"))
 UPLOAD_ROWS = 1000
@@ -518,7 +520,7 @@ def run(env: Environment) -> None:
     sampler.stopping.set()
     sampler.join()
     lookups, lookup_seconds = load(replace(plan, mix=(("lookup", 1),)), LOOKUP_SECONDS)
-    print(f"  {CLIENTS} clients, gunicorn {WORKERS} workers x 4 threads, load average before: {load_before:.2f}")
+    print(f"  {CLIENTS} clients, gunicorn {WORKERS} workers x {THREADS} threads, load before: {load_before:.2f}")
     mixed_figures = report(f"mixed, {MIXED_SECONDS:.0f} s (lookups, searches, warning queue, one upload)", mixed,
                            mixed_seconds)  # fmt: skip
     print(f"    database during the mixed run: {sampler.summary()}")

@@ -124,8 +124,9 @@ class Settings:
     trusted_proxies: int = 0
     # Worker processes of `signalhub serve --production`; 0: two per CPU core plus one.
     web_workers: int = 0
-    # Threads per production worker: requests a worker serves at once while others wait on the database.
-    web_threads: int = 4
+    # Threads per production worker. 1: a thread waiting for the GIL between chaining its audit events
+    # and committing holds the chain's lock meanwhile (bench/load.py measured the convoy); add workers instead.
+    web_threads: int = 1
     # Days the scheduler's job runs and finished work-queue jobs are kept before the nightly prune.
     job_history_days: int = 180
     # Days login attempts are kept (the per-address limit needs one minute; the audit log keeps every login).

@@ -355,3 +355,55 @@ def test_the_readers_period_and_record_filters(app: Flask, db_session: Session, 
     assert "此期间没有其他单位查阅本单位信息" in other_record
     response = client.get(f"{BASE}/audit/readers", query_string={"since": "2026-13-01"})
     assert response.status_code == 400 and "YYYY-MM-DD" in response.get_data(as_text=True)
+
+
+def test_an_auditor_of_a_member_agency_may_not_read_the_districts_log(
+    app: Flask, db_session: Session, scene: Scene
+) -> None:
+    """The log holds every agency's reads and queries: the auditor role is the platform office's."""
+    seed_events(db_session)
+    agency_auditor = make_user(db_session, scene.tax, Role.AUDITOR, username="tax_auditor")
+    client = signed_in(app, db_session, agency_auditor)
+    before = last_seq(db_session)
+    for path in ("/audit/", "/audit/export.csv"):
+        response = client.get(f"{BASE}{path}")
+        assert response.status_code == 403, path
+        assert "mark-alpha" not in response.get_data(as_text=True)
+    assert tags_since(db_session, before) == ["web:audit:read", "web:audit:export"]
+    # The platform office's auditor still reads it.
+    assert shown(page(signed_in(app, db_session, scene.auditor), "/audit/")) == list(MARKERS)
+
+
+ID_NUMBER = "11010519491231002X"  # GB 11643's example (TESTS C8)
+
+
+def audited_filters(session: Session, seq: int) -> tuple[str, dict[str, str]]:
+    event = session.scalars(select(AuditEvent).where(AuditEvent.seq > seq)).one()
+    assert "19491231" not in event.payload, event.payload
+    return event.tag, json.loads(event.payload)["data"]["filters"]
+
+
+@pytest.mark.parametrize("typed", [ID_NUMBER, "110105 19491231 002X", "110105-19491231-002X"])
+def test_an_id_number_typed_into_a_filter_is_audited_masked(
+    app: Flask, db_session: Session, scene: Scene, typed: str
+) -> None:
+    """The log refuses an ID number in the clear: the viewer masks what was typed, not a 500."""
+    seed_events(db_session)
+    client = signed_in(app, db_session, scene.auditor)
+    admin = signed_in(app, db_session, scene.tax_admin)
+    masked = "110105********002X"
+
+    before = last_seq(db_session)
+    html = page(client, "/audit/", subject_kind="person", subject_ref=typed)
+    assert shown(html) == []  # the log holds no such reference
+    assert audited_filters(db_session, before) == ("web:audit:read", {"subject_kind": "person", "subject_ref": masked})
+
+    before = last_seq(db_session)
+    page(admin, "/audit/readers", record=typed, since="")
+    tag, filters = audited_filters(db_session, before)
+    assert tag == "web:readers:read" and filters == {"record": masked, "since": ""}
+
+    before = last_seq(db_session)
+    response = client.get(f"{BASE}/audit/export.csv", query_string={"actor": typed})
+    assert response.status_code == 200 and response.get_data(as_text=True).count("\r\n") == 1  # the header only
+    assert audited_filters(db_session, before) == ("web:audit:export", {"actor": masked})

@@ -279,3 +279,22 @@ def test_the_search_page_fits_a_phone_and_the_public_pages_link_to_it(client: Fl
     assert 'class="stack"' in html and 'data-label="统一社会信用代码"' in html
     status, listing = get(client, "/public/draws")
     assert status == 200 and 'href="/public/search"' in listing
+
+
+@pytest.mark.parametrize("separator", [" ", "-", "　"])  # a space, a hyphen, an ideographic space
+def test_id_numbers_typed_with_spaces_or_hyphens_are_refused_like_unbroken_ones(
+    client: FlaskClient, db_session: Session, scene: Scene, separator: str
+) -> None:
+    number = scene.id_number
+    typed = separator.join((number[:6], number[6:14], number[14:]))  # "110105 19491231 002X"
+    digits = number[:17]
+    before = last_seq(db_session)
+    status, html = get(client, SEARCH, q=typed)
+    assert status == 400 and "公示查询不支持身份证号码" in html
+    assert typed not in html and number[6:14] not in html  # not echoed into the search box
+    status, body = get(client, API, q=f"查 {typed}")
+    assert status == 400 and json.loads(body)["error"]["details"] == {"reason": "id_number"}
+    assert number[6:14] not in body
+    assert last_seq(db_session) == before  # not searched, so nothing audited with the digits
+    payloads = " ".join(db_session.scalars(select(AuditEvent.payload)))
+    assert digits not in payloads.replace(" ", "").replace("-", "").replace("\u3000", "")

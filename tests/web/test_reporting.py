@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signalhub_platform.crypto import PersonalDataCipher
-from signalhub_platform.models import AuditEvent, CollectionReport
+from signalhub_platform.models import AuditEvent, CollectionReport, Role
 from signalhub_platform.models.quarters import Quarter
+from tests.factories import make_user
 from tests.integration.reporting.annual_scene import build_year
 from tests.integration.reporting.scene import District, build_district
 from tests.web.test_pages import BASE, csrf_of, signed_in
@@ -178,3 +179,25 @@ def test_outsiders_get_nothing(app: Flask, db_session: Session, district: Distri
         assert auditor.get(f"{BASE}{path}").status_code == 403
     anonymous = app.test_client().get(f"{BASE}/reporting/quarterly")
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+
+
+def test_an_auditor_of_a_member_agency_reads_no_report(app: Flask, db_session: Session, district: District) -> None:
+    """An auditor sees no record content beyond the audit log, whether or not the account has an agency."""
+    build_q3(app, db_session, district)
+    agency_auditor = make_user(db_session, district.tax, Role.AUDITOR, username="tax_auditor")
+    client = signed_in(app, db_session, agency_auditor)
+    seq = head(db_session)
+    for path in ("/reporting/quarterly?quarter=2026Q3", "/reporting/annual/2026", "/reporting/scorecard?year=2026"):
+        response = client.get(f"{BASE}{path}")
+        assert response.status_code == 403, path
+        assert "区税务局" not in response.get_data(as_text=True)
+    refused = [(tag, event["data"].get("refused")) for tag, event in tags_after(db_session, seq)]
+    assert refused == [
+        ("web:collection_report:read", "forbidden"),
+        ("web:annual_report:read", "forbidden"),
+        ("web:scorecard:read", "forbidden"),
+    ]
+    # Another role beside the auditor's still reads its own agency's line.
+    liaison_and_auditor = make_user(db_session, district.tax, Role.LIAISON, Role.AUDITOR, username="tax_both")
+    html = signed_in(app, db_session, liaison_and_auditor).get(f"{BASE}/reporting/quarterly?quarter=2026Q3")
+    assert html.status_code == 200 and "区税务局" in html.get_data(as_text=True)

@@ -159,14 +159,20 @@ def grant_application_role(connection: Connection, app_role: str) -> dict[str, l
     if not ROLE_NAME.fullmatch(app_role):
         raise RolesError("the application role is 1-63 lowercase letters, digits or '_', not starting with a digit")
     role = connection.execute(
-        text("SELECT rolsuper FROM pg_roles WHERE rolname = :role"), {"role": app_role}
+        text("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = :role"), {"role": app_role}
     ).first()
     if role is None:
         raise RolesError(f"no role {app_role}: create it first (CREATE ROLE {app_role} LOGIN PASSWORD '...')")
     if role.rolsuper:
         raise RolesError(f"{app_role} is a superuser, which no privilege binds: use an ordinary role")
+    if role.rolcreaterole:
+        raise RolesError(
+            f"{app_role} has CREATEROLE, so it can make itself a member of the tables' owner: "
+            f"ALTER ROLE {app_role} NOCREATEROLE, then run this again"
+        )
     if connection.execute(text("SELECT current_user")).scalar() == app_role:
         raise RolesError("run this as the role that owns the tables, not as the application role")
+    _refuse_schema_and_database_rights(connection, app_role)
     schema = connection.execute(text("SELECT current_schema()")).scalar()
     tables = connection.execute(
         text(
@@ -234,6 +240,41 @@ def grant_application_role(connection: Connection, app_role: str) -> dict[str, l
                     "e.g. pg_write_all_data): remove that grant or membership, then run this again"
                 )
     return classes
+
+
+def _refuse_schema_and_database_rights(connection: Connection, app_role: str) -> None:
+    """Table grants bind nobody who may drop or replace the tables themselves: the owner of the
+    database or of the schema (or a member of either), or a role that may create objects in the
+    schema (it can plant functions that the owner's migrations and triggers then run as the owner)."""
+    rights = connection.execute(
+        text(
+            "SELECT current_database() AS database, n.nspname AS schema, "
+            "pg_has_role(:role, d.datdba, 'MEMBER') AS owns_database, "
+            "pg_has_role(:role, n.nspowner, 'MEMBER') AS owns_schema, "
+            "has_schema_privilege(:role, n.oid, 'CREATE') AS may_create "
+            "FROM pg_database d, pg_namespace n "
+            "WHERE d.datname = current_database() AND n.nspname = current_schema()"
+        ),
+        {"role": app_role},
+    ).first()
+    if rights is None:
+        return  # no current schema (an empty search_path): "no tables" says so below
+    if rights.owns_database:
+        raise RolesError(
+            f"{app_role} owns (or is a member of the owner of) database {rights.database}: the database's owner can "
+            "drop the schema and the audit tables with it. Let the tables' owner own the database"
+        )
+    if rights.owns_schema:
+        raise RolesError(
+            f"{app_role} owns (or is a member of the owner of) schema {rights.schema}: a schema's owner can drop or "
+            "rename every table in it, the audit tables too. Let the tables' owner own the schema"
+        )
+    if rights.may_create:
+        raise RolesError(
+            f"{app_role} may CREATE in schema {rights.schema} (directly, through PUBLIC or another role): it could "
+            "plant functions that the owner's migrations and triggers run with the owner's rights. "
+            f"REVOKE CREATE ON SCHEMA {rights.schema} FROM PUBLIC, {app_role}, then run this again"
+        )
 
 
 @main.group(name="database")

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +30,8 @@ from sqlalchemy.orm import Session, aliased, joinedload
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
 from signalhub_platform.crypto import redact_id_numbers
-from signalhub_platform.identifiers.normalise import CheckStatus, normalise
-from signalhub_platform.identifiers.resident_id import id_check_char, validate_id_number
+from signalhub_platform.identifiers.free_text import contains_id_number
+from signalhub_platform.identifiers.normalise import normalise
 from signalhub_platform.models import Actor, Agency, Entity, Message, Record, RiskWarning, User
 from signalhub_platform.models.risk_warnings import addressed_to
 from signalhub_platform.models.types import utcnow
@@ -76,34 +74,8 @@ class NotFound(MessagingError):
 
 
 # --- ID numbers in free text ------------------------------------------------------------------------
-
-# A run of 15 or 18 ID characters not glued to other ASCII letters or digits (Chinese text runs
-# straight into a number, so only ASCII bounds it).
-_ID_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])(?:[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9A-Za-z])")
-# "110105 19491231 002X" or "110105-1949...": spaces or hyphens typed inside one number.
-_SEPARATOR_IN_NUMBER = re.compile(r"(?<=[0-9])[ \t\-]+(?=[0-9Xx])")
-
-
-def _is_id_shaped(candidate: str) -> bool:
-    """A valid resident ID number, or an 18-character one that is valid but for its check character
-    (a mistyped ID number is still somebody's personal data)."""
-    if validate_id_number(candidate).status is CheckStatus.VALID:
-        return True
-    if len(candidate) != 18:
-        return False
-    corrected = candidate[:17] + id_check_char(candidate[:17])
-    return validate_id_number(corrected).status is CheckStatus.VALID
-
-
-def contains_id_number(text: str) -> bool:
-    """Does ``text`` hold something that looks like a resident ID number (full-width digits too)?"""
-    if sum(char.isdigit() for char in text) < 15:
-        return False
-    normalised = unicodedata.normalize("NFKC", text)
-    for variant in (normalised, _SEPARATOR_IN_NUMBER.sub("", normalised)):
-        if any(_is_id_shaped(match.group()) for match in _ID_CANDIDATE.finditer(variant)):
-            return True
-    return False
+# ``contains_id_number`` (imported above) is the identifiers' one test, shared with the public search
+# and the audit log's masking.
 
 
 def check_text(title: str, body: str) -> tuple[str, str]:

@@ -3,7 +3,7 @@
 - The platform office's admins (and the CLI and jobs) read every agency's lines and build.
 - A member agency's users read their own agency's lines only: another agency's figures include
   counts of its private records, which must not reach them, not even as a district total.
-- Anyone else (the public, an auditor without an agency) reads nothing here.
+- Anyone else (the public, an auditor, with an agency or without) reads nothing here.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ def sees_every_agency(actor: Actor) -> bool:
 
 
 def can_read_reports(actor: Actor) -> bool:
-    return sees_every_agency(actor) or actor.is_member_agency_user
+    # An auditor sees no record content beyond the audit log (SPEC), in an agency or not.
+    return sees_every_agency(actor) or (actor.is_member_agency_user and bool(actor.roles - {Role.AUDITOR}))
 
 
 def can_build_reports(actor: Actor) -> bool:

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
 from signalhub_platform.crypto import redact_id_numbers
+from signalhub_platform.identifiers.free_text import join_separated_id_numbers
 from signalhub_platform.models import (
     Actor,
     Agency,
@@ -189,7 +190,8 @@ def classified_statistics(
     ``audit_data`` (e.g. an export's format) added to the event."""
     audit: dict[str, Any] = {
         "dimension": query.dimension.value,
-        "filters": {name: redact_id_numbers(value) for name, value in query.filters().items()},
+        # A street typed as "110105 19491231 002X" is an ID number too: closed up, then masked.
+        "filters": {name: redact_id_numbers(join_separated_id_numbers(v)) for name, v in query.filters().items()},
         "limit": query.limit,
         **(audit_data or {}),
     }

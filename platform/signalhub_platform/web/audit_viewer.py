@@ -4,8 +4,8 @@ member agencies (``/audit/readers``).
 - The viewer filters the log by actor, agency, tag, subject and time, pages by seq (keyset), exports
   the filtered events as CSV (cells formula-escaped with ``sharing.export.escape_cell``), and
   verifies the hash chain and the checkpoints with ``verify_log``, as ``signalhub audit verify``
-  does. Auditors (role ``auditor``) and the platform office's admins may use it; anyone else gets
-  403, and the attempt is audited under the same tag.
+  does. The platform office's auditors (role ``auditor``, no agency) and admins may use it; anyone
+  else gets 403, and the attempt is audited under the same tag.
 - "Who read my data" lists which other agencies (and the platform office) read the viewer's
   agency's records, and when: agency admins, who manage the agency's sharing settings, and
   liaisons, who set each record's openness class when they upload it.
@@ -38,6 +38,8 @@ from signalhub_audit import queries
 from signalhub_audit.integrity import checkpoint_keys_from_settings, verify_log
 from signalhub_audit.services import record_event, write_pending_events
 from signalhub_audit.tags import AuditTag
+from signalhub_platform.crypto import redact_id_numbers
+from signalhub_platform.identifiers.free_text import join_separated_id_numbers
 from signalhub_platform.models import PLATFORM_OFFICE_CODE, Actor, Agency, AuditEvent, Role
 from signalhub_platform.models.types import BEIJING, beijing_today
 from signalhub_platform.sharing.export import escape_cell
@@ -94,8 +96,9 @@ EXPORT_COLUMNS = ("seq", "occurred_at", "tag", "actor", "agency", "client_ip", "
 
 
 def can_read_audit_log(actor: Actor) -> bool:
-    """Auditors, and the platform office's admins (who read the audit log per the SPEC)."""
-    return actor.has_role(Role.AUDITOR) or (actor.is_platform_office and actor.has_role(Role.PLATFORM_ADMIN))
+    """The platform office's auditors and admins (who read the audit log per the SPEC). The log holds
+    every agency's reads and queries, so an auditor role given to a member agency's user opens nothing."""
+    return actor.is_platform_office and actor.has_role(Role.AUDITOR, Role.PLATFORM_ADMIN)
 
 
 def can_read_readers(actor: Actor) -> bool:
@@ -184,8 +187,14 @@ def _viewer_query(values: dict[str, Any]) -> ViewerQuery:
     return ViewerQuery(filters, values.get("before"), args)
 
 
+def _audit_filters(args: Mapping[str, str]) -> dict[str, str]:
+    """The filters as the audit log keeps them: an ID number typed into one (an actor, a subject or a
+    record reference; with spaces or hyphens too) masked, as ``record_event`` refuses it in the clear."""
+    return {key: redact_id_numbers(join_separated_id_numbers(value)) for key, value in args.items()}
+
+
 def _audit_data(query: ViewerQuery) -> dict[str, Any]:
-    return {"filters": query.args, **({"before": query.before_seq} if query.before_seq else {})}
+    return {"filters": _audit_filters(query.args), **({"before": query.before_seq} if query.before_seq else {})}
 
 
 # --- the viewer -----------------------------------------------------------------------------------
@@ -418,7 +427,7 @@ def readers() -> ResponseReturnValue:
         AuditTag.WEB_READERS_READ,
         actor=actor,
         data={
-            "filters": args,
+            "filters": _audit_filters(args),
             **({"before": values["before"]} if values.get("before") else {}),
             **({"readers": len(report.readers), "events": len(report.recent)} if report else {"invalid": True}),
         },

@@ -46,6 +46,7 @@ from signalhub_audit.queries import recent_activity
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
 from signalhub_platform.crypto import redact_id_numbers
+from signalhub_platform.identifiers.free_text import contains_id_number
 from signalhub_platform.identifiers.normalise import CheckStatus
 from signalhub_platform.identifiers.resident_id import validate_id_number
 from signalhub_platform.identifiers.uscc import normalise_uscc, validate_uscc
@@ -151,9 +152,13 @@ def parse_search(raw_query: str, raw_page: str | None) -> tuple[str, int]:
     query = raw_query.strip()[:MAX_QUERY_CHARS]
     if len(query) < MIN_QUERY_CHARS:
         raise SearchRefused("too_short")
-    # A resident ID number is never searched, echoed or logged here; an all-digit credit code is
-    # the one 18-digit input that is not refused.
-    is_id_shaped = redact_id_numbers(query) != query or validate_id_number(query).status == CheckStatus.VALID
+    # A resident ID number is never searched, echoed or logged here, typed with spaces or hyphens
+    # inside either; an all-digit credit code is the one 18-digit input that is not refused.
+    is_id_shaped = (
+        redact_id_numbers(query) != query
+        or validate_id_number(query).status == CheckStatus.VALID
+        or contains_id_number(query)
+    )
     if is_id_shaped and validate_uscc(query).status != CheckStatus.VALID:
         raise SearchRefused("id_number")
     page_text = (raw_page or "1").strip()

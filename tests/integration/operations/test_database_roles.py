@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from signalhub_audit.services import record_event
+from signalhub_audit.services import record_event, write_pending_events
 from signalhub_audit.tags import AuditTag
 from signalhub_config import Settings
 from signalhub_platform.cli import CliContext, main
@@ -63,6 +63,9 @@ def test_the_app_role_appends_to_the_audit_log_but_cannot_change_or_remove_it(
     db_session.execute(text(f"SET ROLE {app_role}"))
     # What the platform does as this role works: audit appends, ordinary writes, temporary tables.
     record_event(db_session, AuditTag.CLI_ENTITY_READ, actor=Actor.cli(), data={"as_app_role": True})
+    # Inserted now, as this role: events are chained at commit, and the failed statements below roll
+    # back savepoints that a write triggered by them (they name audit_events) would vanish with.
+    assert write_pending_events(db_session) is not None
     agency = Agency(code="ROLE", name="written as the app role")
     db_session.add(agency)
     db_session.flush()
@@ -128,3 +131,76 @@ def test_sqlite_is_refused_with_a_clear_error(session_factory: sessionmaker[Sess
 
     assert result.exit_code != 0
     assert "database roles exist on PostgreSQL only; on SQLite the audit tables' triggers" in result.output
+
+
+@pytest.fixture
+def other_role(db_session: Session) -> str:
+    """A second scratch role (an owner to be), gone with the test's rollback like ``app_role``."""
+    name = f"signalhub_owner_{secrets.token_hex(4)}"
+    db_session.execute(text(f"CREATE ROLE {name} NOLOGIN"))
+    return name
+
+
+def assert_refused_and_nothing_granted(result: Result, session: Session, app_role: str, reason: str) -> None:
+    assert result.exit_code != 0, result.output
+    assert reason in result.output
+    assert not session.scalar(text(f"SELECT has_table_privilege('{app_role}', 'agencies', 'SELECT')"))
+    assert not session.scalar(text(f"SELECT has_table_privilege('{app_role}', 'audit_events', 'INSERT')"))
+
+
+@postgresql_only
+def test_a_role_with_createrole_is_refused(
+    db_session: Session, session_factory: sessionmaker[Session], settings: Settings, app_role: str
+) -> None:
+    # CREATEROLE lets it GRANT itself the owner's role, and with it every table.
+    db_session.execute(text(f"ALTER ROLE {app_role} CREATEROLE"))
+
+    result = roles_cli(settings, session_factory, "--app-role", app_role)
+
+    assert_refused_and_nothing_granted(result, db_session, app_role, f"{app_role} has CREATEROLE")
+    assert f"ALTER ROLE {app_role} NOCREATEROLE" in result.output
+
+
+@postgresql_only
+def test_a_member_of_the_database_owner_is_refused(
+    db_session: Session, session_factory: sessionmaker[Session], settings: Settings, app_role: str, other_role: str
+) -> None:
+    database = db_session.scalar(text("SELECT current_database()"))
+    db_session.execute(text(f'ALTER DATABASE "{database}" OWNER TO {other_role}'))
+    db_session.execute(text(f"GRANT {other_role} TO {app_role}"))
+
+    result = roles_cli(settings, session_factory, "--app-role", app_role)
+
+    reason = f"{app_role} owns (or is a member of the owner of) database {database}"
+    assert_refused_and_nothing_granted(result, db_session, app_role, reason)
+
+
+@postgresql_only
+def test_a_member_of_the_schema_owner_is_refused(
+    db_session: Session, session_factory: sessionmaker[Session], settings: Settings, app_role: str, other_role: str
+) -> None:
+    schema = db_session.scalar(text("SELECT current_schema()"))
+    db_session.execute(text(f'ALTER SCHEMA "{schema}" OWNER TO {other_role}'))
+    db_session.execute(text(f"GRANT {other_role} TO {app_role}"))
+    # It owns no table: the owner of the schema can still drop or rename the audit tables.
+    assert not db_session.scalar(
+        text(f"SELECT pg_has_role('{app_role}', tableowner, 'MEMBER') FROM pg_tables WHERE tablename = 'audit_events'")
+    )
+
+    result = roles_cli(settings, session_factory, "--app-role", app_role)
+
+    reason = f"{app_role} owns (or is a member of the owner of) schema {schema}"
+    assert_refused_and_nothing_granted(result, db_session, app_role, reason)
+
+
+@postgresql_only
+def test_a_role_that_may_create_in_the_schema_is_refused(
+    db_session: Session, session_factory: sessionmaker[Session], settings: Settings, app_role: str
+) -> None:
+    schema = db_session.scalar(text("SELECT current_schema()"))
+    db_session.execute(text(f'GRANT CREATE ON SCHEMA "{schema}" TO {app_role}'))
+
+    result = roles_cli(settings, session_factory, "--app-role", app_role)
+
+    assert_refused_and_nothing_granted(result, db_session, app_role, f"{app_role} may CREATE in schema {schema}")
+    assert f"REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC, {app_role}" in result.output

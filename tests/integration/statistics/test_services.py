@@ -232,3 +232,12 @@ def test_every_read_is_audited_with_dimension_and_filters(db_session: Session, s
 def audit_payloads(session: Session) -> list[dict]:
     events = session.scalars(select(AuditEvent).where(AuditEvent.tag == TAG.value).order_by(AuditEvent.seq))
     return [json.loads(event.payload) for event in events]
+
+
+@pytest.mark.parametrize("typed", ["11010519491231002X", "110105 19491231 002X", "110105-19491231-002X"])
+def test_an_id_number_typed_into_a_filter_is_audited_masked(db_session: Session, scene: Scene, typed: str) -> None:
+    """However it is typed, an ID number in a filter reaches the audit log masked (TESTS K7)."""
+    stats(db_session, scene.tax_user, region=typed)
+    [event] = db_session.scalars(select(AuditEvent).where(AuditEvent.tag == TAG.value))
+    assert "19491231" not in event.payload
+    assert json.loads(event.payload)["data"]["filters"] == {"region": "110105********002X"}

@@ -43,7 +43,8 @@ _HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).lim
 _INSERT_EVENT = insert(_EVENTS)
 _INSERT_SUBJECT = insert(AuditSubject.__table__)
 _LOG_TABLES = frozenset({"audit_events", "audit_subjects", "audit_checkpoints"})
-_PENDING = "signalhub_audit_pending"  # key in Session.info
+_PENDING = "signalhub_audit_pending"  # key in Session.info: events recorded, not yet written
+_WRITTEN = "signalhub_audit_written"  # key in Session.info: (event, transaction it was written in)
 
 
 class AppendedEvent(NamedTuple):
@@ -57,6 +58,7 @@ class AuditPayloadError(ValueError):
 
 class _PendingEvent(NamedTuple):
     transaction: SessionTransaction  # the innermost transaction when it was recorded
+    order: int  # recording order within the session, kept if the event has to be written again
     row: dict[str, Any]  # the audit_events row without seq and hashes
     subjects: list[tuple[str, str]]
 
@@ -101,7 +103,9 @@ def record_event(
         "client_ip": actor.client_ip,
         "payload": payload,
     }
-    session.info.setdefault(_PENDING, []).append(_PendingEvent(transaction, row, subject_list))
+    order = session.info.get("signalhub_audit_order", 0) + 1
+    session.info["signalhub_audit_order"] = order
+    session.info.setdefault(_PENDING, []).append(_PendingEvent(transaction, order, row, subject_list))
 
 
 def write_pending_events(session: Session) -> AppendedEvent | None:
@@ -113,6 +117,8 @@ def write_pending_events(session: Session) -> AppendedEvent | None:
     # Core on the session's connection: an audit row is written once and never loaded back as an
     # ORM object, and this runs on every read of the platform (the ORM bulk path costs ~3x more).
     connection = session.connection()
+    written_in = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_WRITTEN, []).extend((item, written_in) for item in pending)
     seq, event_hash = _head(session)
     events: list[dict[str, Any]] = []
     subject_rows: list[dict[str, Any]] = []
@@ -141,15 +147,27 @@ def _chain_before_touching_the_log(state: ORMExecuteState) -> None:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    """What the rolled-back transaction recorded goes; what it merely wrote for an outer one comes back.
+
+    Events are written in whatever savepoint is current when the log is touched; an outer
+    transaction's event written there must be written again once that savepoint is undone.
+    """
     pending: list[_PendingEvent] = session.info.get(_PENDING, [])
-    if pending:
-        session.info[_PENDING] = [item for item in pending if not _within(item.transaction, previous_transaction)]
+    kept = [item for item in pending if not _within(item.transaction, previous_transaction)]
+    written: list[tuple[_PendingEvent, SessionTransaction | None]] = session.info.get(_WRITTEN, [])
+    undone = [item for item, where in written if _within(where, previous_transaction)]
+    if undone:
+        session.info[_WRITTEN] = [(item, where) for item, where in written if not _within(where, previous_transaction)]
+        kept.extend(item for item in undone if not _within(item.transaction, previous_transaction))
+    if pending or undone:
+        session.info[_PENDING] = sorted(kept, key=lambda item: item.order)
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _drop_with_the_session_transaction(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:  # the outermost ended (committed, rolled back or closed): nothing may linger
         session.info.pop(_PENDING, None)
+        session.info.pop(_WRITTEN, None)
 
 
 def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:

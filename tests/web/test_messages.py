@@ -257,3 +257,25 @@ def test_the_api_sends_and_is_audited(client: FlaskClient, db_session: Session, 
                            headers=auth)  # fmt: skip
     assert disabled.status_code == 400 and disabled.get_json()["error"]["details"] == {"reason": "recipient_disabled"}
     assert message_count(db_session) == 2
+
+
+def test_a_user_cannot_dress_a_message_up_as_a_platform_notice(app: Flask, db_session: Session, scene: Scene) -> None:
+    """A title shaped like a notice ("overdue:red") is shown as typed; only the platform's own
+    notices (no sender) get the level badge."""
+    sender = signed_in(app, db_session, scene.mkt_sup)
+    send_form(sender, "warning", scene.red.id, recipient_user=scene.tax_sup.username, title="overdue:red")
+    db_session.add(Message(recipient_user_id=scene.tax_sup.id, title="acknowledged:yellow", about_type="warning",
+                           about_ref=str(scene.red.id)))  # fmt: skip
+    db_session.commit()
+    spoof, notice = (
+        db_session.scalars(select(Message).where(Message.title == title)).one()
+        for title in ("overdue:red", "acknowledged:yellow")
+    )
+    reader = signed_in(app, db_session, scene.tax_sup)
+    inbox = page(reader, "/inbox")
+    spoof_row, notice_row = (inbox.split(f'href="/messages/{m.id}"')[1].split("</a>")[0] for m in (spoof, notice))
+    assert "overdue:red" in spoof_row and "badge" not in spoof_row and "逾期" not in spoof_row
+    assert '<span class="badge yellow">黄色</span> 已签收' in notice_row
+    shown = page(reader, f"/messages/{spoof.id}")
+    assert "<h1>overdue:red</h1>" in shown and '<span class="badge red">红色</span>' not in shown
+    assert '<h1><span class="badge yellow">黄色</span> 已签收</h1>' in page(reader, f"/messages/{notice.id}")

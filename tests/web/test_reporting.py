@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signalhub_platform.crypto import PersonalDataCipher
-from signalhub_platform.models import AuditEvent, CollectionReport, Role
+from signalhub_platform.models import AuditEvent, CollectionReport, Role, User
 from signalhub_platform.models.quarters import Quarter
 from tests.factories import make_user
 from tests.integration.reporting.annual_scene import build_year
@@ -201,3 +201,25 @@ def test_an_auditor_of_a_member_agency_reads_no_report(app: Flask, db_session: S
     liaison_and_auditor = make_user(db_session, district.tax, Role.LIAISON, Role.AUDITOR, username="tax_both")
     html = signed_in(app, db_session, liaison_and_auditor).get(f"{BASE}/reporting/quarterly?quarter=2026Q3")
     assert html.status_code == 200 and "区税务局" in html.get_data(as_text=True)
+
+
+def test_the_fingerprint_is_shown_only_to_those_who_see_every_agency(
+    app: Flask, db_session: Session, district: District
+) -> None:
+    """The SHA-256 covers every agency's figures: with it an agency could confirm a guess at another's line."""
+    build_q3(app, db_session, district)
+    digest = db_session.scalars(select(CollectionReport)).one().payload_sha256
+
+    def page_and_workbook(user: User) -> tuple[str, list[object]]:
+        client = signed_in(app, db_session, user)
+        html = client.get(f"{BASE}/reporting/quarterly?quarter=2026Q3").get_data(as_text=True)
+        workbook = load_workbook(io.BytesIO(client.get(f"{BASE}/reporting/quarterly/2026Q3/export.xlsx").data))
+        return html, [cell for row in workbook["归集情况"].iter_rows(values_only=True) for cell in row]
+
+    office_html, office_cells = page_and_workbook(district.office)
+    assert digest in office_html and "指纹" in office_html and digest in office_cells
+    for user in (district.mkt_liaison, district.tax_supervisor):
+        html, cells = page_and_workbook(user)
+        assert digest not in html and "指纹" not in html
+        assert digest not in cells and "快照 SHA-256" not in cells
+        assert "统计期间" in cells  # the rest of the header is still there

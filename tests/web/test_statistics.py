@@ -102,7 +102,43 @@ def test_per_entity_and_per_person_nothing_hidden_and_no_id_number(
 def test_the_platform_office_is_told_whose_warnings_it_counts(app: Flask, db_session: Session, scene: Scene) -> None:
     html = signed_in(app, db_session, scene.office).get(f"{BASE}/statistics").get_data(as_text=True)
     assert "预警数包含各成员单位的黄色、橙色预警（仅为数量）。" in html
-    assert "什刹海街道" in html  # MKT's yellow warning there, as a figure
+    # Small cells: each street's orange and yellow come from fewer than 3 entities, so they are
+    # withheld, and so are the figures that would give them away; the page says what the marks mean.
+    table = html[html.index("<table>") : html.index("</table>")]
+    withheld = r"<td>…</td><td>1</td><td>&lt;3</td><td>&lt;3</td><td>…</td>"  # entities, red, orange, yellow, all
+    assert re.search(r"<th scope=\"row\">德胜街道</th>\s*<td>2</td>\s*" + withheld, table)
+    total_withheld = withheld.replace("<td>1</td>", "<td>3</td>")
+    assert re.search(r"<th scope=\"row\">合计</th>.*?<td>5</td>" + total_withheld, table, re.S)
+    assert "什刹海街道" not in html  # only MKT's yellow warning there: its row alone would tell
+    assert "“&lt;3”：该分组中有此级别预警的市场主体或人员少于 3 个（可能为 0 个）。" in html
+    assert "“…”表示据此可推算出被隐藏的数字" in html
+    _records_chart, warnings_chart = svg_parts(html)
+    assert "德胜街道" not in warnings_chart  # no bar drawn from withheld figures
+    client = signed_in(app, db_session, scene.tax_user)  # a member agency: nothing withheld, no note
+    tax_html = client.get(f"{BASE}/statistics").get_data(as_text=True)
+    assert "&lt;3" not in tax_html and "少于 3 个" not in tax_html
+
+
+def test_the_office_exports_and_api_carry_the_withheld_figures_as_such(
+    client: FlaskClient, app: Flask, db_session: Session, scene: Scene
+) -> None:
+    office = signed_in(app, db_session, scene.office)
+    response = office.get(f"{BASE}/statistics/export.csv")
+    lines = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert lines[1] == ["德胜街道", "2", "…", "1", "<3", "<3", "…"]
+    assert lines[-1] == ["合计", "5", "…", "3", "<3", "<3", "…"]
+    workbook = load_workbook(io.BytesIO(office.get(f"{BASE}/statistics/export.xlsx").get_data()))
+    sheet, filters = workbook.worksheets
+    assert [cell.value for cell in sheet[2]] == ["德胜街道", 2, "…", 1, "<3", "<3", "…"]
+    assert [row[0].value for row in filters.iter_rows()] == ["统计维度", "说明"]  # the marks explained
+    document = client.get(f"{BASE}/api/v1/statistics", headers=api(make_token(db_session, scene.office))).get_json()
+    first = document["rows"][0]
+    assert (first["key"], first["red"], first["orange"], first["yellow"]) == ("德胜街道", 1, None, None)
+    assert first["warnings"] is None and first["entities_with_warnings"] is None and first["is_suppressed"] is True
+    assert document["total"]["is_suppressed"] is True and document["total"]["red"] == 3
+    assert "什刹海街道" not in [row["key"] for row in document["rows"]]
+    member = client.get(f"{BASE}/api/v1/statistics", headers=api(make_token(db_session, scene.tax_user))).get_json()
+    assert not any(row["is_suppressed"] for row in [*member["rows"], member["total"]])
 
 
 @pytest.mark.parametrize(
@@ -245,6 +281,9 @@ def exercise_statistics_api(session: Session, cipher: PersonalDataCipher, call: 
     member, auditor = api(make_token(session, scene.tax_user)), api(make_token(session, scene.auditor))
     for dimension in ("region", "entity", "person", "category", "agency", "quarter"):
         call("get", path, f"{path}?dimension={dimension}&quarter_from=2026Q1", headers=member)
+    office = api(make_token(session, scene.office))
+    for dimension in ("region", "category", "agency"):  # small cells withheld: null and is_suppressed
+        call("get", path, f"{path}?dimension={dimension}", headers=office)
     call("get", path, f"{path}?date_from=2026-13-01", headers=member)  # 400
     call("get", path, f"{path}?agency=NOPE", headers=member)  # 400
     call("get", path, path, headers=auditor)  # 403

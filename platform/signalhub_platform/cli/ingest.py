@@ -26,6 +26,11 @@ EXIT_REJECTED = 1
 @click.option("--dry-run", is_flag=True, help="Validate and report; commit nothing.")
 @click.option("--accept-valid", is_flag=True, help="Commit the valid rows even if some rows are invalid.")
 @click.option("--confirm-nonstandard", is_flag=True, help="Confirm nonstandard credit-code check characters.")
+@click.option(
+    "--defer-evaluation",
+    is_flag=True,
+    help="Leave the warning evaluation the commit queues to `signalhub worker` instead of running it here.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_context
 def ingest_command(
@@ -36,6 +41,7 @@ def ingest_command(
     dry_run: bool,
     accept_valid: bool,
     confirm_nonstandard: bool,
+    defer_evaluation: bool,
     as_json: bool,
 ) -> None:
     """Import a batch file (.csv or .xlsx) of risk and penalty records for one agency."""
@@ -116,7 +122,8 @@ def ingest_command(
             summary | {"status": "rejected" if rejected else "validated"}, as_json, EXIT_REJECTED if rejected else 0
         )
     else:
-        _evaluate_queued(ctx)
+        if not defer_evaluation:
+            _evaluate_queued(ctx)
         _finish(summary | {"status": "committed"}, as_json, 0)
 
 

@@ -65,7 +65,8 @@ def quarterly_xlsx(view: QuarterlyView, *, escape: Escape) -> bytes:
     sheet["A1"].font = Font(bold=True, size=14)
     sheet.append(["统计期间", f"{payload.get('starts_on', '')} 至 {payload.get('ends_on', '')}"])
     sheet.append(["生成时间（北京时间）", built_at])
-    sheet.append(["快照 SHA-256", view.report.payload_sha256 if view.report else ""])
+    if view.fingerprint:
+        sheet.append(["快照 SHA-256", view.fingerprint])
     if not payload.get("is_complete", True):
         sheet.append(["说明", "本季度尚未结束，数据为临时数据"])
     sheet.append([])

@@ -380,6 +380,9 @@ class QuarterlyView:
     lines: list[dict[str, Any]]
     totals: dict[str, Any] | None  # district totals: the platform office only
     can_build: bool
+    # The snapshot's SHA-256, for those who see every agency: it is a digest of every agency's
+    # figures, so an agency user could confirm a guess at another agency's line with it.
+    fingerprint: str | None = None
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -420,7 +423,11 @@ def read_collection_report(
             "totals": totals is not None,
         },
     )
-    return QuarterlyView(quarter=quarter, report=report, lines=lines, totals=totals, can_build=sees_every_agency(actor))
+    everything = sees_every_agency(actor)
+    fingerprint = report.payload_sha256 if report is not None and everything else None
+    return QuarterlyView(
+        quarter=quarter, report=report, lines=lines, totals=totals, can_build=everything, fingerprint=fingerprint
+    )
 
 
 def quarter_for_build_job(now: dt.datetime) -> Quarter:

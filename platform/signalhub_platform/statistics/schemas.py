@@ -8,7 +8,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 
 from signalhub_platform.models import RecordKind, RiskLevel
 from signalhub_platform.models.quarters import QUARTER_PATTERN, quarter_bounds
-from signalhub_platform.statistics.services import DEFAULT_LIMIT, MAX_LIMIT, Dimension, StatisticsQuery
+from signalhub_platform.statistics.services import DEFAULT_LIMIT, MAX_LIMIT, SMALL_CELL, Dimension, StatisticsQuery
 
 DIMENSIONS = [dimension.value for dimension in Dimension]
 QUARTER_HELP = "a quarter such as 2026Q3"
@@ -104,11 +104,25 @@ class StatisticsRowSchema(Schema):
     label = fields.String(required=True, metadata={"description": "the group's name"})
     code = fields.String(required=True, metadata={"description": "USCC, masked ID number or agency code, or empty"})
     records = fields.Integer(required=True)
-    entities_with_warnings = fields.Integer(required=True, allow_none=True, metadata={"description": "null: category"})
+    entities_with_warnings = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "null: category, or withheld (is_suppressed)"}
+    )
     red = fields.Integer(required=True, allow_none=True)
-    orange = fields.Integer(required=True, allow_none=True)
-    yellow = fields.Integer(required=True, allow_none=True)
-    warnings = fields.Integer(required=True, allow_none=True, metadata={"description": "red + orange + yellow"})
+    orange = fields.Integer(required=True, allow_none=True, metadata={"description": "null: see is_suppressed"})
+    yellow = fields.Integer(required=True, allow_none=True, metadata={"description": "null: see is_suppressed"})
+    warnings = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "red + orange + yellow; null if one is null"}
+    )
+    is_suppressed = fields.Boolean(
+        required=True,
+        metadata={
+            "description": f"small-cell suppression, for the platform office's counts of every agency's warnings: "
+            f"an orange or yellow figure that fewer than {SMALL_CELL} distinct entities or persons (none included) "
+            "account for is null (shown as <3), and so are warnings and entities_with_warnings, which would "
+            "give it away; a group with no record and no red warning whose orange and yellow are both withheld is "
+            "not listed"
+        },
+    )
 
 
 class StatisticsDocumentSchema(Schema):

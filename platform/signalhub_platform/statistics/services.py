@@ -18,6 +18,13 @@ a category table) — the same figures the warning queue gives it. Per entity or
 is the warning itself, so there the rule applies to everyone as it is, and a subject the viewer
 may not know of (``entity_visible_to``/``person_visible_to``) is not a row.
 
+Those all-agency counts are the office's in aggregate only, and a filter can narrow a row to one
+entity (a street where only one lies). So for the platform office they are small-cell suppressed:
+an orange or yellow figure that fewer than ``SMALL_CELL`` distinct subjects (entities or persons)
+account for, none included, is withheld (``None``, the row ``is_suppressed``), and so are the row's
+warning total and entities with warnings, which would give it away. Nothing is withheld from a
+member agency: it counts only warnings it may see one by one.
+
 Filters: the period (a record's occurred date; a warning's opening day), agency (the record's
 owner; a warning's scope, so red warnings, which belong to the platform, drop out), street and
 industry (of the entity; warnings on persons drop out), kind and risk level (records only:
@@ -32,7 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, func, literal_column, or_, select
@@ -61,6 +68,8 @@ from signalhub_platform.models.visibility import entity_visible_to, person_visib
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
+# Fewer distinct subjects than this behind an all-agency orange or yellow figure: the figure is withheld.
+SMALL_CELL = 3
 
 # SQL text, not a bound parameter: PostgreSQL matches a grouped expression in the select list with
 # the GROUP BY one textually, and two binds of '' are two different parameters.
@@ -145,6 +154,9 @@ class StatisticsRow:
     red: int | None
     orange: int | None
     yellow: int | None
+    # Small-cell suppression (the platform office): the orange and/or yellow figure that fewer than
+    # SMALL_CELL subjects account for is None, and so are the warning total and entities with warnings.
+    is_suppressed: bool = False
 
     @property
     def warnings(self) -> int | None:
@@ -203,7 +215,10 @@ def classified_statistics(
         if agency_id is None:
             _refuse(session, actor, tag, StatisticsInvalid("unknown_agency", f"no agency {query.agency!r}"), audit)
     counts_every_agency = (actor.is_platform_office or actor.is_system) and query.dimension not in SUBJECT_DIMENSIONS
-    counting = _Counting(actor, query, agency_id, None if counts_every_agency else warning_rule(actor))
+    # The CLI and jobs may see every warning one by one; the office sees other agencies' only as counts.
+    suppresses = counts_every_agency and not actor.is_system
+    scope = None if counts_every_agency else warning_rule(actor)
+    counting = _Counting(actor, query, agency_id, scope, suppresses_small_cells=suppresses)
     table = counting.table(session, counts_every_agency=counts_every_agency)
     record_event(session, tag, actor=actor, data={**audit, "rows": len(table.rows), "is_truncated": table.is_truncated})
     return table
@@ -235,6 +250,15 @@ _WARNING_FIGURES = (
     _level_count(WarningLevel.YELLOW),
     func.count(RiskWarning.entity_id.distinct()),
 )
+
+
+def _level_subjects(level: WarningLevel) -> ColumnElement[int]:
+    """Distinct subjects (entities or persons) with a warning of ``level``: what a figure could name."""
+    return func.count(case((RiskWarning.level == level, RiskWarning.subject_key)).distinct())
+
+
+# Asked for only where cells may be suppressed (the platform office's all-agency counts).
+_SUBJECT_FIGURES = (_level_subjects(WarningLevel.ORANGE), _level_subjects(WarningLevel.YELLOW))
 
 
 def _record_key(dimension: Dimension) -> ColumnElement[Any]:
@@ -275,20 +299,20 @@ _NAMES = {
 class _Group:
     records: int = 0
     warnings: tuple[int, int, int, int] | None = None  # red, orange, yellow, entities
-
-    @property
-    def warning_total(self) -> int:
-        return sum(self.warnings[:3]) if self.warnings else 0
+    subjects: tuple[int, int] = (0, 0)  # distinct subjects with orange, with yellow (suppression only)
 
 
 class _Counting:
     """The two sides of one statistics request: the statements and the merge of their groups."""
 
-    def __init__(self, actor: Actor, query: StatisticsQuery, agency_id: int | None, scope: Any) -> None:
+    def __init__(
+        self, actor: Actor, query: StatisticsQuery, agency_id: int | None, scope: Any, *, suppresses_small_cells: bool
+    ) -> None:
         self.actor = actor
         self.query = query
         self.agency_id = agency_id
         self.scope = scope  # the warning rule's clause; None: every agency's (aggregates, platform office)
+        self.suppresses_small_cells = suppresses_small_cells
         dimension = query.dimension
         filters_entity = bool(query.region or query.industry)
         self.records_need_entity = dimension in (Dimension.REGION, Dimension.INDUSTRY) or filters_entity
@@ -369,14 +393,18 @@ class _Counting:
         warning_key = _warning_key(dimension)
         if warning_key is not None:
             total = func.count(RiskWarning.id)
-            statement = self.warnings(warning_key, *_WARNING_FIGURES)
+            statement = self.warnings(warning_key, *_WARNING_FIGURES, *self._subject_figures())
             warning_rows = session.execute(self._grouped(statement, warning_key, total)).all()
-            for value, red, orange, yellow, entities in warning_rows:
+            for value, red, orange, yellow, entities, *subjects in warning_rows:
                 group = groups.setdefault(_normalised(value), _Group())
                 group.warnings = (int(red), int(orange), int(yellow), int(entities))
+                if subjects:
+                    group.subjects = (int(subjects[0]), int(subjects[1]))
             is_truncated = is_truncated or len(warning_rows) > limit
-        ordered = sorted(groups.items(), key=self._order)[:limit]
-        is_truncated = is_truncated or len(groups) > limit
+        # A group that only withheld figures put in the table would say by being there that they are not 0.
+        listed = [(value, group) for value, group in groups.items() if not self._only_withheld(value, group)]
+        ordered = sorted(listed, key=self._order)[:limit]
+        is_truncated = is_truncated or len(listed) > limit
         names = self._names(session, [value for value, _ in ordered if value is not None])
         rows = [
             self._row(value, group, names.get(value, ("", "")), has_warnings=warning_key is not None)
@@ -411,18 +439,46 @@ class _Counting:
             )
             if self.query.dimension not in ENTITY_PARTITIONS:
                 entities = session.scalar(self.warnings(func.count(RiskWarning.entity_id.distinct()))) or 0
-        return StatisticsRow(
+        total = StatisticsRow(
             key=None, label="", code="", records=int(records), entities_with_warnings=int(entities),
             red=int(red), orange=int(orange), yellow=int(yellow),
         )  # fmt: skip
+        if not self.suppresses_small_cells:
+            return total
+        # A subject can fall into several groups (by agency, by quarter): its own count, not a sum.
+        orange_subjects, yellow_subjects = session.execute(self.warnings(*_SUBJECT_FIGURES)).one()
+        return _suppressed(total, (orange_subjects < SMALL_CELL, yellow_subjects < SMALL_CELL))
+
+    def _subject_figures(self) -> tuple[ColumnElement[int], ...]:
+        return _SUBJECT_FIGURES if self.suppresses_small_cells else ()
+
+    def _withheld(self, key: Any, group: _Group) -> tuple[bool, bool]:
+        """Whether the group's orange and its yellow figure are withheld (small-cell suppression)."""
+        # By agency, the group without one holds the platform's red warnings only: nothing to withhold.
+        if not self.suppresses_small_cells or (self.query.dimension is Dimension.AGENCY and key is None):
+            return (False, False)
+        orange_subjects, yellow_subjects = group.subjects
+        return (orange_subjects < SMALL_CELL, yellow_subjects < SMALL_CELL)
+
+    def _only_withheld(self, key: Any, group: _Group) -> bool:
+        red = group.warnings[0] if group.warnings else 0
+        return group.records == 0 and red == 0 and all(self._withheld(key, group))
+
+    def _shown_warnings(self, key: Any, group: _Group) -> int:
+        if not group.warnings:
+            return 0
+        red, orange, yellow, _ = group.warnings
+        hides_orange, hides_yellow = self._withheld(key, group)
+        return red + (0 if hides_orange else orange) + (0 if hides_yellow else yellow)
 
     def _order(self, item: tuple[Any, _Group]) -> tuple[Any, ...]:
         key, group = item
         if self.query.dimension is Dimension.QUARTER:
             return (key,)
         # Largest first, as the database ordered each side: by records, then (groups with warnings
-        # only) by warnings; "not recorded" last among equals.
-        return (-group.records, -group.warning_total if group.records == 0 else 0, key is None, key)
+        # only) by the warnings shown (withheld ones must not show through the order); "not
+        # recorded" last among equals.
+        return (-group.records, -self._shown_warnings(key, group) if group.records == 0 else 0, key is None, key)
 
     def _names(self, session: Session, ids: list[Any]) -> dict[Any, tuple[str, str]]:
         """(name, code) of the groups shown, for the dimensions keyed by an id."""
@@ -446,7 +502,7 @@ class _Counting:
         else:
             shown_key = label = str(key)
         warnings = group.warnings or (0, 0, 0, 0)
-        return StatisticsRow(
+        row = StatisticsRow(
             key=shown_key,
             label=label,
             code=code,
@@ -456,6 +512,23 @@ class _Counting:
             orange=warnings[1] if has_warnings else None,
             yellow=warnings[2] if has_warnings else None,
         )
+        return _suppressed(row, self._withheld(key, group)) if has_warnings else row
+
+
+def _suppressed(row: StatisticsRow, withheld: tuple[bool, bool]) -> StatisticsRow:
+    """``row`` with its orange and/or yellow figure withheld, as ``withheld`` says. Fewer than
+    SMALL_CELL subjects withholds a figure, none included: a "0" beside a withheld figure would tell
+    that the figure is not 0."""
+    hides_orange, hides_yellow = withheld
+    if not (hides_orange or hides_yellow):
+        return row
+    return replace(
+        row,
+        orange=None if hides_orange else row.orange,
+        yellow=None if hides_yellow else row.yellow,
+        entities_with_warnings=None,  # with the red entities (each visible) it would tell the rest
+        is_suppressed=True,
+    )
 
 
 def _normalised(key: Any) -> Any:

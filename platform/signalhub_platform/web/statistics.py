@@ -98,10 +98,20 @@ FILTER_LABELS = {
 QUERY_FIELDS = frozenset(StatisticsQuerySchema().fields)
 # header, rows, query -> the file's content
 Writer = Callable[[list[str], list[list[object]], StatisticsQuery], str | bytes]
+SUPPRESSION_NOTE = _l(
+    "“<3”: fewer than 3 entities or persons (perhaps none) have warnings of this level in the group. "
+    "Other agencies' yellow and orange warnings are shown to the platform office as counts only, so "
+    "such small figures are withheld; “…” is withheld because it would give one away. A group with "
+    "only withheld figures is not listed, and the warnings chart leaves out groups with withheld figures."
+)
 REFUSALS = {
     "unknown_agency": _l("There is no agency with this code."),
     "not_permitted": _l("Statistics are not available to you."),
 }
+# Small-cell suppression (``StatisticsRow.is_suppressed``): an orange or yellow figure withheld, and
+# a figure withheld because it would give one away. The page explains both.
+FEW = "<3"
+WITHHELD = "…"
 
 
 # --- the page ---------------------------------------------------------------------------------------
@@ -183,12 +193,27 @@ def _render(table: StatisticsTable | None, *, errors: list[str] | None = None) -
         risk_levels=list(RiskLevel),
         max_limit=MAX_LIMIT,
         rows=[(row, _row_label(table.dimension, row)) for row in table.rows] if table else [],
+        figures=_figures,
+        suppression_note=str(SUPPRESSION_NOTE),  # a lazy string counts as markup: this one holds a "<"
+        has_suppressed=any(row.is_suppressed for row in [*table.rows, table.total]) if table else False,
         charts=_charts(table) if table else [],
     )
 
 
 def _row_label(dimension: Dimension, row: StatisticsRow) -> str:
     return row.label if row.key is not None else str(NOT_RECORDED[dimension])
+
+
+def _figures(row: StatisticsRow) -> list[int | str | None]:
+    """Entities with warnings, red, orange, yellow and all warnings, a withheld one as its marker
+    (None: warnings have no such group, as by category)."""
+    values = {"entities_with_warnings": row.entities_with_warnings, "red": row.red, "orange": row.orange,
+              "yellow": row.yellow, "warnings": row.warnings}  # fmt: skip
+    if row.is_suppressed:
+        for name, value in values.items():
+            if value is None:
+                values[name] = FEW if name in ("orange", "yellow") else WITHHELD
+    return list(values.values())
 
 
 def _charts(table: StatisticsTable) -> list[Markup]:
@@ -260,7 +285,7 @@ def _export_table(table: StatisticsTable) -> tuple[list[str], list[list[object]]
         cells: list[object] = [label]
         if _has_code(dimension):
             cells.append(row.code)
-        cells += [row.records, row.entities_with_warnings, row.red, row.orange, row.yellow, row.warnings]
+        cells += [row.records, *_figures(row)]
         return cells
 
     rows = [line(_row_label(dimension, row), row) for row in table.rows]
@@ -279,6 +304,8 @@ def _workbook(header: list[str], rows: list[list[object]], query: StatisticsQuer
     filters.append([_("Broken down by"), str(DIMENSION_LABELS[query.dimension])])
     for name, value in query.filters().items():
         filters.append([str(FILTER_LABELS.get(name, name)), escape_cell(value)])
+    if any(cell in (FEW, WITHHELD) for row in rows for cell in row):
+        filters.append([_("Note"), str(SUPPRESSION_NOTE)])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -49,6 +49,19 @@ def test_a_rolled_back_savepoint_takes_its_events_and_a_released_one_keeps_them(
     assert [actor for actor, _ in events[before:]] == ["alice", "alice"]
 
 
+def test_an_outer_event_written_inside_a_savepoint_that_rolls_back_is_written_again(db_session: Session) -> None:
+    before = _count(db_session)
+    record_event(db_session, AuditTag.WEB_RECORD_READ, actor=ALICE, subjects=[("record", 1)])
+    undone = db_session.begin_nested()
+    record_event(db_session, AuditTag.WEB_RECORD_READ, actor=BOB, subjects=[("record", 2)])
+    assert _count(db_session) == before + 2  # reading the log writes both, inside the savepoint
+    undone.rollback()
+    record_event(db_session, AuditTag.WEB_RECORD_READ, actor=ALICE, subjects=[("record", 3)])
+    actors = db_session.scalars(select(AuditEvent.actor).where(AuditEvent.seq > before).order_by(AuditEvent.seq))
+    assert actors.all() == ["alice", "alice"]  # bob's went with his savepoint; alice's first came back
+    assert verify_log(db_session, {}).ok
+
+
 @pytest.mark.concurrency
 def test_events_of_a_rolled_back_transaction_are_never_written(scratch_database: Engine) -> None:
     factory = make_session_factory(scratch_database)

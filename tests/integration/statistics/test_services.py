@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from signalhub_audit.tags import AuditTag
 from signalhub_platform.crypto import PersonalDataCipher
-from signalhub_platform.models import Actor, AuditEvent, RecordKind, RiskLevel, User
+from signalhub_platform.models import Actor, AuditEvent, RecordKind, RiskLevel, User, WarningLevel
 from signalhub_platform.statistics.services import (
     Dimension,
     StatisticsForbidden,
@@ -22,7 +22,8 @@ from signalhub_platform.statistics.services import (
     classified_statistics,
 )
 from signalhub_warnings.services import visible_warnings_clause
-from tests.integration.statistics.scene import HYPERLINK, Scene, build_scene
+from tests.factories import make_entity
+from tests.integration.statistics.scene import HYPERLINK, Scene, _warning, build_scene
 
 TAG = AuditTag.WEB_STATISTICS_READ
 Row = tuple[str | None, str, str, int, int | None, int | None, int | None, int | None]
@@ -154,13 +155,51 @@ def test_yellow_and_orange_of_another_agency_are_never_counted(db_session: Sessi
 def test_the_platform_office_counts_every_agency_warning_in_aggregates(db_session: Session, scene: Scene) -> None:
     table = stats(db_session, scene.office)
     assert table.counts_every_agency
+    # Every orange and yellow figure here comes from fewer than 3 subjects: withheld (small cells),
+    # with the warning total and the entities with warnings, which would give them away.
     assert rows(table) == [
-        ("德胜街道", "德胜街道", "", 2, 1, 1, 1, 0),  # r3, r5; w6, w3
-        (None, "", "", 2, 0, 1, 0, 0),  # r4, r8; w5 ("not recorded" last among equals)
-        ("金融街街道", "金融街街道", "", 1, 1, 1, 0, 1),  # r1 only (r2 and r6 are private); w1, w2
-        ("什刹海街道", "什刹海街道", "", 0, 1, 0, 0, 1),  # no record it may see; w4 as a figure
-    ]
-    assert total(table) == (5, 3, 3, 1, 2)
+        ("德胜街道", "德胜街道", "", 2, None, 1, None, None),  # r3, r5; w6 red; w3 orange withheld
+        (None, "", "", 2, None, 1, None, None),  # r4, r8; w5 ("not recorded" last among equals)
+        ("金融街街道", "金融街街道", "", 1, None, 1, None, None),  # r1 only (r2 and r6 are private); w1; w2
+    ]  # 什刹海街道, with MKT's yellow w4 only, is not listed: the row alone would tell that w4 exists
+    assert all(row.is_suppressed and row.warnings is None for row in table.rows)
+    assert total(table) == (5, None, 3, None, None) and table.total.is_suppressed
+    # The CLI and jobs, trusted like the office but seeing every warning anyway, get the figures.
+    cli = stats(db_session, Actor.cli())
+    assert total(cli) == (5, 3, 3, 1, 2) and not any(row.is_suppressed for row in [*cli.rows, cli.total])
+
+
+def test_office_figures_from_three_subjects_or_more_are_shown(db_session: Session, scene: Scene) -> None:
+    for n, level in enumerate([WarningLevel.YELLOW] * 3 + [WarningLevel.ORANGE] * 2):
+        entity = make_entity(db_session, name=f"统计德胜{n}有限公司", region="德胜街道", industry="6110")
+        opened = dt.datetime(2026, 5, 6 + n, 4, 0, tzinfo=dt.UTC)
+        _warning(db_session, level, opened, entity=entity, scope=scene.mkt if n % 2 else scene.tax)
+    table = stats(db_session, scene.office)
+    by_street = {row.key: row for row in table.rows}
+    # 德胜街道: orange on e2 and two more entities, yellow on three: every figure shown.
+    assert rows(table)[0] == ("德胜街道", "德胜街道", "", 2, 6, 1, 3, 3)
+    assert by_street["德胜街道"].warnings == 7 and not by_street["德胜街道"].is_suppressed
+    assert by_street["金融街街道"].is_suppressed  # still e1's yellow alone
+    assert total(table) == (5, 8, 3, 3, 5) and not table.total.is_suppressed  # orange 3 and yellow 5 subjects
+    # By agency the platform's red group has nothing to withhold; TAX's yellow (e1 and two more) is withheld.
+    by_agency = {row.key: row for row in stats(db_session, scene.office, dimension=Dimension.AGENCY).rows}
+    assert not by_agency[None].is_suppressed and by_agency[None].red == 3
+    assert (by_agency[scene.tax.code].yellow, by_agency[scene.tax.code].orange) == (3, None)
+    # A member agency counts only warnings it may see one by one: nothing is withheld from it.
+    tax = stats(db_session, scene.tax_user)
+    assert not any(row.is_suppressed for row in [*tax.rows, tax.total])
+
+
+def test_a_street_filter_cannot_single_out_an_entity_for_the_office(db_session: Session, scene: Scene) -> None:
+    """The hidden entity is the only one in 什刹海街道, known to the office only by MKT's yellow w4:
+    filtered to that street, the office's table looks exactly like a street with nothing at all."""
+    one_entity = stats(db_session, scene.office, region="什刹海街道")
+    nothing = stats(db_session, scene.office, region="无此街道")
+    for table in (one_entity, nothing):
+        assert rows(table) == []
+        assert total(table) == (0, None, 0, None, None) and table.total.is_suppressed
+    by_quarter = stats(db_session, scene.office, dimension=Dimension.QUARTER, region="什刹海街道")
+    assert rows(by_quarter) == [] and total(by_quarter) == (0, None, 0, None, None)
 
 
 def test_per_entity_the_platform_office_sees_red_warnings_only(db_session: Session, scene: Scene) -> None:

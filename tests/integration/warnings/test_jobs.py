@@ -255,6 +255,25 @@ def test_the_cli_ingest_evaluates_in_process(
     assert active_levels(db_session, entity_by_uscc(db_session, uscc).id) == {str(tax.id): WarningLevel.ORANGE}
 
 
+def test_the_cli_ingest_can_leave_the_evaluation_to_a_worker(
+    settings: Settings, session_factory: sessionmaker[Session], db_session: Session, tmp_path: Path, run_worker: Any
+) -> None:
+    tax = make_agency(db_session, "TAX")
+    db_session.commit()
+    uscc = make_uscc(8585)
+    path = write_csv(tmp_path / "cli.csv", [row(uscc, "D1", "C-1"), row(uscc, "D2", "C-2"), row(uscc, "D3", "C-3")])
+    result = CliRunner().invoke(
+        main, ["ingest", str(path), "--agency", "TAX", "--defer-evaluation", "--json"],
+        obj=CliContext(settings=settings, factory=session_factory),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    entity_id = entity_by_uscc(db_session, uscc).id
+    assert [job.state for job in evaluation_jobs(db_session)] == [JobState.QUEUED]
+    assert active_levels(db_session, entity_id) == {}
+    run_worker()
+    assert active_levels(db_session, entity_id) == {str(tax.id): WarningLevel.ORANGE}
+
+
 def test_private_records_in_a_batch_count_only_for_their_owner(
     session_factory: sessionmaker[Session], db_session: Session, settings: Settings, cipher: PersonalDataCipher,
     tmp_path: Path, run_worker: Any,

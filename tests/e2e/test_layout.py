@@ -28,16 +28,20 @@ LANGS = {"zh": "zh-CN", "en": "en"}  # the UI language (cookie ``lang``) → the
 ROLES: dict[str, tuple[str | None, list[str]]] = {
     "liaison": ("tax.liaison", ["/", "/search", "{entity}", "{record}", "/batches", "{batch}", "/batches/new",
                                 "/records/new", "/reports/", "/inbox", "{received}", "/messages/sent",
-                                "/messages/new?about_type=entity&about_ref={uscc}", "/password"]),
+                                "/messages/new?about_type=entity&about_ref={uscc}", "/password", "/statistics",
+                                "/reporting/quarterly", "/reporting/scorecard", "/audit/readers"]),
     "supervisor": ("samr.supervisor", ["/", "/search", "{entity}", "{record}", "/warnings", "{warning}", "/watches",
                                        "/inbox", "/messages/new?about_type=warning&about_ref={warning_id}",
-                                       "/messages/sent", "{sent}", "/draws"]),
+                                       "/messages/sent", "{sent}", "/draws", "/statistics?dimension=entity",
+                                       "/reporting/annual"]),
     "coordinator": ("samr.coordinator", ["/", "/draws", "{draw}", "/draws/new", "/draws/inspectors",
                                          "/draws/outcomes", "/inbox"]),
-    "agency_admin": ("tax.admin", ["/", "/admin/users", "/warnings", "/warnings/marks", "/batches", "/reports/"]),
+    "agency_admin": ("tax.admin", ["/", "/admin/users", "/warnings", "/warnings/marks", "/batches", "/reports/",
+                                   "/audit/readers", "/statistics?dimension=quarter"]),
     "office": ("office", ["/", "/search", "{entity}", "/warnings", "{warning}", "/draws", "{draw}", "/inbox",
-                          "/admin/users", "/admin/jobs", "/reports/overdue"]),
-    "public": (None, ["/login", "/public/draws", "{public_draw}"]),
+                          "/admin/users", "/admin/jobs", "/reports/overdue", "/statistics", "/reporting/quarterly",
+                          "/reporting/annual", "/audit/"]),
+    "public": (None, ["/login", "/public/draws", "{public_draw}", "/public/search?q=%E5%8C%97%E4%BA%AC"]),
 }  # fmt: skip
 
 # Run in the page: what a check needs to know, and enough about each failure to fix it.

@@ -2,7 +2,8 @@
 
 Data: 1,000,000 entities, 800,000 persons with 1,200,000 roles, 10,000,000 records (12 agencies,
 3 departments each, a skewed spread over entities so that some subjects collect many hits), on
-SQLite (and PostgreSQL when ``SIGNALHUB_TEST_DATABASE_URL`` is set; not yet wired).
+SQLite, and PostgreSQL when ``SIGNALHUB_TEST_DATABASE_URL`` is set (``SIGNALHUB_BENCH_BACKENDS``,
+default ``sqlite,postgresql``, picks them).
 (a) bare: the four GROUP BY queries typed by hand (entity/person × agency/platform, same HAVING),
     all rows fetched;
 (b) platform: ``evaluate_warnings`` — the same aggregation plus classification, the plan against
@@ -31,6 +32,42 @@ AS_OF = dt.date(2026, 11, 27)
 WINDOW = 365
 
 
+NOW = "2026-11-01 00:00:00"
+
+
+def _entity_rows() -> Iterator[tuple[object, ...]]:
+    return ((i, f"91110102{i:010d}", f"Entity {i}", f"Street {i % 15}", NOW, NOW) for i in range(1, ENTITIES + 1))
+
+
+def _person_rows() -> Iterator[tuple[object, ...]]:
+    return ((i, f"Person {i}", f"{i:064x}", NOW) for i in range(1, PERSONS + 1))
+
+
+def _role_rows(rng: random.Random) -> Iterator[tuple[object, ...]]:
+    # An entity's second role starts later, so (entity, person, role, since) stays unique.
+    return (
+        (1 + i % ENTITIES, 1 + rng.randrange(PERSONS), "2010-01-01" if i < ENTITIES else "2012-01-01")
+        for i in range(ROLES)
+    )
+
+
+def _record_rows(rng: random.Random) -> Iterator[tuple[object, ...]]:
+    start = AS_OF - dt.timedelta(days=2 * WINDOW)
+    for n in range(RECORDS):
+        agency = rng.randrange(12)
+        # Skewed as supervision is: ~46% of the records concern the busiest 1% of entities, while
+        # half of the entities share ~11% of them.
+        entity = 1 + int(ENTITIES * rng.random() ** 6)
+        kind = "penalty" if n % 5 == 0 else "risk"
+        yield (
+            agency + 1, agency * 3 + 1 + rng.randrange(3), kind,
+            None if kind == "penalty" else ("low", "medium", "high")[rng.randrange(3)],
+            ("shared", "shared", "private", "public")[n % 4], entity,
+            1 + rng.randrange(PERSONS) if n % 50 == 0 else None,
+            (start + dt.timedelta(days=rng.randrange(2 * WINDOW))).isoformat(), f"S{n}", NOW,
+        )  # fmt: skip
+
+
 def _load(database: Path) -> None:
     """Fill a migrated SQLite database quickly: indexes of the big tables are dropped and rebuilt."""
     connection = sqlite3.connect(database, isolation_level=None)
@@ -44,10 +81,9 @@ def _load(database: Path) -> None:
     connection.execute("BEGIN")
     for name, _ in indexes:
         connection.execute(f'DROP INDEX "{name}"')
-    now = "2026-11-01 00:00:00"
     for code in range(12):
         connection.execute("INSERT INTO agencies (code, name, is_active, created_at) VALUES (?, ?, 1, ?)",
-                           (f"A{code:02d}", f"Agency {code}", now))  # fmt: skip
+                           (f"A{code:02d}", f"Agency {code}", NOW))  # fmt: skip
         for d in range(3):
             connection.execute("INSERT INTO departments (agency_id, code, name, is_active) VALUES (?, ?, ?, 1)",
                                (code + 1, f"D{d}", f"Department {d}"))  # fmt: skip
@@ -55,45 +91,24 @@ def _load(database: Path) -> None:
         "INSERT INTO entities (id, uscc, uscc_status, name, type, region, industry, address, status, registered_on,"
         " is_in_registry, created_at, updated_at) VALUES (?, ?, 'valid', ?, 'enterprise', ?, '5211', '', 'active',"
         " '2015-01-01', 1, ?, ?)",
-        ((i, f"91110102{i:010d}", f"Entity {i}", f"Street {i % 15}", now, now) for i in range(1, ENTITIES + 1)),
+        _entity_rows(),
     )
     connection.executemany(
         "INSERT INTO persons (id, name, id_ciphertext, id_key_id, id_blind_index, id_masked, created_at)"
         " VALUES (?, ?, x'00', 'k1', ?, '110102********0000', ?)",
-        ((i, f"Person {i}", f"{i:064x}", now) for i in range(1, PERSONS + 1)),
+        _person_rows(),
     )
     rng = random.Random(4)
     connection.executemany(
         "INSERT INTO entity_person_roles (entity_id, person_id, role, since, until) VALUES (?, ?,"
         " 'legal_representative', ?, NULL)",
-        # An entity's second role starts later, so (entity, person, role, since) stays unique.
-        (
-            (1 + i % ENTITIES, 1 + rng.randrange(PERSONS), "2010-01-01" if i < ENTITIES else "2012-01-01")
-            for i in range(ROLES)
-        ),
+        _role_rows(rng),
     )
-    start = AS_OF - dt.timedelta(days=2 * WINDOW)
-
-    def records() -> Iterator[tuple[object, ...]]:
-        for n in range(RECORDS):
-            agency = rng.randrange(12)
-            # Skewed as supervision is: ~46% of the records concern the busiest 1% of entities, while
-            # half of the entities share ~11% of them.
-            entity = 1 + int(ENTITIES * rng.random() ** 6)
-            kind = "penalty" if n % 5 == 0 else "risk"
-            yield (
-                agency + 1, agency * 3 + 1 + rng.randrange(3), kind,
-                None if kind == "penalty" else ("low", "medium", "high")[rng.randrange(3)],
-                ("shared", "shared", "private", "public")[n % 4], entity,
-                1 + rng.randrange(PERSONS) if n % 50 == 0 else None,
-                (start + dt.timedelta(days=rng.randrange(2 * WINDOW))).isoformat(), f"S{n}", now,
-            )  # fmt: skip
-
     connection.executemany(
         "INSERT INTO records (agency_id, department_id, kind, risk_level, openness, entity_id, person_id, category,"
         " description, occurred_on, source_ref, version, is_current, status, change_reason, content_sha256, source,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'c', '', ?, ?, 1, 1, 'active', '', '', 'batch', ?)",
-        records(),
+        _record_rows(rng),
     )
     connection.execute("COMMIT")
     for _, sql in indexes:
@@ -194,7 +209,128 @@ def add_batch(database: Path, rows: int = 10_000) -> int:
     return int(batch_id)
 
 
-def main() -> None:
+# --- PostgreSQL (when SIGNALHUB_TEST_DATABASE_URL is set) -----------------------------------------
+
+
+def _psycopg_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _load_postgres(url: str) -> None:
+    """The same generated district, with COPY; the primary-key sequences moved past the given ids."""
+    import psycopg
+
+    with psycopg.connect(_psycopg_url(url)) as connection, connection.cursor() as cursor:
+        for code in range(12):
+            cursor.execute("INSERT INTO agencies (id, code, name, is_active, created_at) VALUES (%s, %s, %s, true, %s)",
+                           (code + 1, f"A{code:02d}", f"Agency {code}", NOW))  # fmt: skip
+            for d in range(3):
+                cursor.execute(
+                    "INSERT INTO departments (id, agency_id, code, name, is_active) VALUES (%s, %s, %s, %s, true)",
+                    (code * 3 + d + 1, code + 1, f"D{d}", f"Department {d}"),
+                )
+        copies = [
+            ("entities (id, uscc, uscc_status, name, type, region, industry, address, status, registered_on,"
+             " is_in_registry, created_at, updated_at)",
+             ((i, u, "valid", n, "enterprise", r, "5211", "", "active", "2015-01-01", True, c, c)
+              for i, u, n, r, c, _ in _entity_rows())),
+            ("persons (id, name, id_ciphertext, id_key_id, id_blind_index, id_masked, created_at)",
+             ((i, n, b"\x00", "k1", b, "110102********0000", c) for i, n, b, c in _person_rows())),
+        ]  # fmt: skip
+        rng = random.Random(4)
+        for table, rows in copies:
+            with cursor.copy(f"COPY {table} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        with cursor.copy("COPY entity_person_roles (entity_id, person_id, role, since, until) FROM STDIN") as copy:
+            for entity_id, person_id, since in _role_rows(rng):
+                copy.write_row((entity_id, person_id, "legal_representative", since, None))
+        with cursor.copy(
+            "COPY records (agency_id, department_id, kind, risk_level, openness, entity_id, person_id, category,"
+            " description, occurred_on, source_ref, version, is_current, status, change_reason, content_sha256,"
+            " source, created_at) FROM STDIN"
+        ) as copy:
+            for a, d, k, level, o, e, person, on, ref, c in _record_rows(rng):
+                copy.write_row((a, d, k, level, o, e, person, "c", "", on, ref, 1, True, "active", "", "", "batch", c))
+        for table in ("agencies", "departments", "entities", "persons"):
+            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        connection.commit()
+        connection.autocommit = True
+        connection.execute("VACUUM ANALYZE")
+
+
+def run_bare_postgres(url: str) -> tuple[float, int]:
+    import psycopg
+
+    params = {"start": AS_OF - dt.timedelta(days=WINDOW), "end": AS_OF}
+    with psycopg.connect(_psycopg_url(url)) as connection:
+        began = time.perf_counter()
+        rows = 0
+        for sql in BARE.values():
+            rows += len(connection.execute(sql.replace(":start", "%(start)s").replace(":end", "%(end)s"),
+                                           params).fetchall())  # fmt: skip
+        return time.perf_counter() - began, rows
+
+
+def add_batch_postgres(url: str, rows: int = 10_000) -> int:
+    import psycopg
+
+    rng = random.Random(9)
+    with psycopg.connect(_psycopg_url(url)) as connection, connection.cursor() as cursor:
+        batch_id = cursor.execute(
+            "INSERT INTO batches (agency_id, source, period, filename, file_size, file_path, content_sha256, state,"
+            " row_count, valid_count, error_count, warning_count, progress_read, progress_validated,"
+            " progress_committed, inserted_count, versioned_count, unchanged_count, rejected_rows, failure,"
+            " is_valid_only_accepted, is_on_behalf, created_at) VALUES (1, 'batch', '2026Q4', 'b.csv', 0, '', '',"
+            " 'committed', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '', '', false, false, '2026-11-27 00:00:00') RETURNING id"
+        ).fetchone()[0]  # type: ignore[index]
+        with cursor.copy(
+            "COPY records (agency_id, department_id, kind, risk_level, openness, entity_id, category, description,"
+            " occurred_on, source_ref, version, is_current, status, change_reason, content_sha256, source, batch_id,"
+            " created_at) FROM STDIN"
+        ) as copy:
+            for n in range(rows):
+                copy.write_row((1, 1 + rng.randrange(3), "risk", "high", "shared", 1 + rng.randrange(ENTITIES), "c",
+                                "", "2026-11-20", f"B{n}", 1, True, "active", "", "", "batch", batch_id,
+                                "2026-11-27 00:00:00"))  # fmt: skip
+        connection.commit()
+        return int(batch_id)
+
+
+def main_postgres(base_url: str) -> None:
+    from tests.conftest import _create_postgres_database, _drop_postgres_database  # the suite's helpers
+
+    from signalhub_platform.db import make_engine
+    from signalhub_platform.schema import upgrade_database
+    from signalhub_warnings.services import affected_by_batch
+
+    print(f"== warnings ({ENTITIES:,} entities, {RECORDS:,} records, PostgreSQL)")
+    url = _create_postgres_database(base_url, "signalhub_bench_warnings")
+    try:
+        engine = make_engine(url)
+        upgrade_database(engine)
+        engine.dispose()
+        began = time.perf_counter()
+        _load_postgres(url)
+        print(f"{'load (generated, COPY, VACUUM ANALYZE)':<44} {time.perf_counter() - began:8.1f} s")
+        bare, rows = run_bare_postgres(url)
+        print(f"{'bare GROUP BY queries (a)':<44} {bare:8.2f} s   {rows:,} candidate rows")
+        first, result = run_platform(url)
+        print(f"{'evaluate_warnings, first full run (b)':<44} {first:8.2f} s   ratio {first / bare:4.2f}x   "
+              f"opened {result.opened:,}")  # type: ignore[attr-defined]  # fmt: skip
+        bare2, _ = run_bare_postgres(url)
+        steady, result = run_platform(url)
+        print(f"{'evaluate_warnings, steady state (b)':<44} {steady:8.2f} s   ratio {steady / bare2:4.2f}x "
+              f"(bare again {bare2:.2f} s)")  # fmt: skip
+        batch_id = add_batch_postgres(url)
+        incremental, result = run_platform(url, affected=affected_by_batch(batch_id))
+        print(f"{'incremental after a 10,000-row batch (c)':<44} {incremental:8.2f} s   target 1 s   "
+              f"opened {result.opened:,} escalated {result.escalated:,}")  # type: ignore[attr-defined]  # fmt: skip
+    finally:
+        _drop_postgres_database(base_url, "signalhub_bench_warnings")
+
+
+def main_sqlite() -> None:
     from signalhub_platform.db import make_engine
     from signalhub_platform.schema import upgrade_database
     from signalhub_warnings.services import affected_by_batch
@@ -220,3 +356,12 @@ def main() -> None:
         incremental, result = run_platform(url, affected=affected_by_batch(batch_id))
         print(f"{'incremental after a 10,000-row batch (c)':<44} {incremental:8.2f} s   target 1 s   "
               f"opened {result.opened:,} escalated {result.escalated:,}")  # type: ignore[attr-defined]  # fmt: skip
+
+
+def main() -> None:
+    backends = os.environ.get("SIGNALHUB_BENCH_BACKENDS", "sqlite,postgresql").split(",")
+    if "sqlite" in backends:
+        main_sqlite()
+    base = os.environ.get("SIGNALHUB_TEST_DATABASE_URL", "")
+    if "postgresql" in backends and base.startswith("postgresql"):
+        main_postgres(base)

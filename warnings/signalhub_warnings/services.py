@@ -360,7 +360,8 @@ def _apply(
             }
             for c in changes.open
         ]  # fmt: skip
-        ids = session.execute(insert(RiskWarning).returning(RiskWarning.id, sort_by_parameter_order=True), rows)
+        warnings_table = RiskWarning.__table__
+        ids = session.execute(insert(warnings_table).returning(warnings_table.c.id, sort_by_parameter_order=True), rows)
         for candidate, warning_id in zip(changes.open, ids.scalars(), strict=True):
             event(warning_id, WarningEventKind.OPENED, candidate.level, candidate.evidence)
             touched.append((*candidate.key, candidate.scope_agency_id, warning_id, candidate.level,

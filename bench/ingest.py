@@ -301,7 +301,7 @@ def main() -> None:
     base = os.environ.get("SIGNALHUB_TEST_DATABASE_URL")
     if base:
         with tempfile.TemporaryDirectory() as tmp:
-            from tests.conftest import _create_postgres_database  # the suite's own fresh-database helper
+            from tests.conftest import _create_postgres_database, _drop_postgres_database  # the suite's helpers
 
             bare_url = _create_postgres_database(base, "signalhub_bench_bare")
             references_url = _create_postgres_database(base, "signalhub_bench_bare_references")
@@ -315,6 +315,8 @@ def main() -> None:
             _report("PostgreSQL", bare, platform_s, rss)
             print(f"{'PostgreSQL: bare COPY with references (a2)':<44} {ROWS / references:>11,.0f} rows/s"
                   f"   {references:6.1f} s   platform ratio to it {platform_s / references:4.2f}x")  # fmt: skip
+            for name in ("signalhub_bench_bare", "signalhub_bench_bare_references", "signalhub_bench_platform"):
+                _drop_postgres_database(base, name)
 
 
 def _report(backend: str, bare: float, platform_s: float, rss: float) -> None:

@@ -21,7 +21,7 @@ import random
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 RECORDS = int(os.environ.get("SIGNALHUB_BENCH_RECORDS", "10000000"))
@@ -297,12 +297,30 @@ def add_batch_postgres(url: str, rows: int = 10_000) -> int:
         return int(batch_id)
 
 
+def _measure(url: str, bare: Callable[[], tuple[float, int]], add_batch_rows: Callable[[], int]) -> None:
+    """(a), (b) first and steady, (c): the same sequence on either database."""
+    from signalhub_warnings.services import affected_by_batch
+
+    bare_s, rows = bare()
+    print(f"{'bare GROUP BY queries (a)':<44} {bare_s:8.2f} s   {rows:,} candidate rows")
+    first, result = run_platform(url)
+    print(f"{'evaluate_warnings, first full run (b)':<44} {first:8.2f} s   ratio {first / bare_s:4.2f}x   "
+          f"opened {result.opened:,}")  # type: ignore[attr-defined]  # fmt: skip
+    bare2, _ = bare()
+    steady, result = run_platform(url)
+    print(f"{'evaluate_warnings, steady state (b)':<44} {steady:8.2f} s   ratio {steady / bare2:4.2f}x "
+          f"(bare again {bare2:.2f} s)")  # fmt: skip
+    batch_id = add_batch_rows()
+    incremental, result = run_platform(url, affected=affected_by_batch(batch_id))
+    print(f"{'incremental after a 10,000-row batch (c)':<44} {incremental:8.2f} s   target 1 s   "
+          f"opened {result.opened:,} escalated {result.escalated:,}")  # type: ignore[attr-defined]  # fmt: skip
+
+
 def main_postgres(base_url: str) -> None:
     from tests.conftest import _create_postgres_database, _drop_postgres_database  # the suite's helpers
 
     from signalhub_platform.db import make_engine
     from signalhub_platform.schema import upgrade_database
-    from signalhub_warnings.services import affected_by_batch
 
     print(f"== warnings ({ENTITIES:,} entities, {RECORDS:,} records, PostgreSQL)")
     url = _create_postgres_database(base_url, "signalhub_bench_warnings")
@@ -313,19 +331,7 @@ def main_postgres(base_url: str) -> None:
         began = time.perf_counter()
         _load_postgres(url)
         print(f"{'load (generated, COPY, VACUUM ANALYZE)':<44} {time.perf_counter() - began:8.1f} s")
-        bare, rows = run_bare_postgres(url)
-        print(f"{'bare GROUP BY queries (a)':<44} {bare:8.2f} s   {rows:,} candidate rows")
-        first, result = run_platform(url)
-        print(f"{'evaluate_warnings, first full run (b)':<44} {first:8.2f} s   ratio {first / bare:4.2f}x   "
-              f"opened {result.opened:,}")  # type: ignore[attr-defined]  # fmt: skip
-        bare2, _ = run_bare_postgres(url)
-        steady, result = run_platform(url)
-        print(f"{'evaluate_warnings, steady state (b)':<44} {steady:8.2f} s   ratio {steady / bare2:4.2f}x "
-              f"(bare again {bare2:.2f} s)")  # fmt: skip
-        batch_id = add_batch_postgres(url)
-        incremental, result = run_platform(url, affected=affected_by_batch(batch_id))
-        print(f"{'incremental after a 10,000-row batch (c)':<44} {incremental:8.2f} s   target 1 s   "
-              f"opened {result.opened:,} escalated {result.escalated:,}")  # type: ignore[attr-defined]  # fmt: skip
+        _measure(url, lambda: run_bare_postgres(url), lambda: add_batch_postgres(url))
     finally:
         _drop_postgres_database(base_url, "signalhub_bench_warnings")
 
@@ -333,7 +339,6 @@ def main_postgres(base_url: str) -> None:
 def main_sqlite() -> None:
     from signalhub_platform.db import make_engine
     from signalhub_platform.schema import upgrade_database
-    from signalhub_warnings.services import affected_by_batch
 
     print(f"== warnings ({ENTITIES:,} entities, {RECORDS:,} records, SQLite)")
     with tempfile.TemporaryDirectory(dir=os.environ.get("SIGNALHUB_BENCH_TMP")) as tmp:
@@ -343,19 +348,7 @@ def main_sqlite() -> None:
         began = time.perf_counter()
         _load(database)
         print(f"{'load (generated, indexes rebuilt)':<44} {time.perf_counter() - began:8.1f} s")
-        bare, rows = run_bare(database)
-        print(f"{'bare GROUP BY queries (a)':<44} {bare:8.2f} s   {rows:,} candidate rows")
-        first, result = run_platform(url)
-        print(f"{'evaluate_warnings, first full run (b)':<44} {first:8.2f} s   ratio {first / bare:4.2f}x   "
-              f"opened {result.opened:,}")  # type: ignore[attr-defined]  # fmt: skip
-        bare2, _ = run_bare(database)
-        steady, result = run_platform(url)
-        print(f"{'evaluate_warnings, steady state (b)':<44} {steady:8.2f} s   ratio {steady / bare2:4.2f}x "
-              f"(bare again {bare2:.2f} s)")  # fmt: skip
-        batch_id = add_batch(database)
-        incremental, result = run_platform(url, affected=affected_by_batch(batch_id))
-        print(f"{'incremental after a 10,000-row batch (c)':<44} {incremental:8.2f} s   target 1 s   "
-              f"opened {result.opened:,} escalated {result.escalated:,}")  # type: ignore[attr-defined]  # fmt: skip
+        _measure(url, lambda: run_bare(database), lambda: add_batch(database))
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ an inspector with ``active = false``, since past draws still name them).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
-from signalhub_ingest.reference import Counts, ImportRejected, RowError, Rows, _Cells
+from signalhub_ingest.reference import Cells, Counts, ImportRejected, RowError, Rows
 from signalhub_platform.models import Actor, Agency, InspectionItem, Inspector, InspectorQualification
 from signalhub_platform.models.types import utcnow
 
@@ -61,7 +62,7 @@ class InspectorImportReport:
         )
 
 
-def _boolean(cells: _Cells, column: str, *, default: bool | None = None) -> bool:
+def _boolean(cells: Cells, column: str, *, default: bool | None = None) -> bool:
     raw = cells.text(column, required=default is None)
     if not raw:
         return bool(default)
@@ -74,6 +75,15 @@ def _boolean(cells: _Cells, column: str, *, default: bool | None = None) -> bool
 
 def _agencies(session: Session) -> dict[str, Agency]:
     return {agency.code: agency for agency in session.scalars(select(Agency))}
+
+
+def _agency(cells: Cells, agencies: Mapping[str, Agency]) -> tuple[str, Agency | None]:
+    """The row's agency code and its agency (``None``, with the error recorded, if unknown)."""
+    agency_code = cells.code("agency_code", 32)
+    agency = agencies.get(agency_code)
+    if agency_code and agency is None:
+        cells.fail("agency_code", f"unknown agency {agency_code!r}")
+    return agency_code, agency
 
 
 # --- items -------------------------------------------------------------------------------------
@@ -100,15 +110,12 @@ def import_items(session: Session, rows: Rows, *, actor: Actor, file_sha256: str
     count = 0
     for row_number, values in rows:
         count += 1
-        cells = _Cells(row_number, values, ITEM_COLUMNS)
-        agency_code = cells.code("agency_code", 32)
+        cells = Cells(row_number, values, ITEM_COLUMNS)
+        agency_code, agency = _agency(cells, agencies)
         item_code = cells.code("item_code", 32)
         name = cells.text("name", required=True, max_length=200)
         legal_basis = cells.text("legal_basis", required=False)
         is_market = _boolean(cells, "market_supervision")
-        agency = agencies.get(agency_code)
-        if agency_code and agency is None:
-            cells.fail("agency_code", f"unknown agency {agency_code!r}")
         if cells.errors or agency is None:
             errors.extend(cells.sorted_errors())
             continue
@@ -202,15 +209,12 @@ def import_inspectors(
     count = 0
     for row_number, values in rows:
         count += 1
-        cells = _Cells(row_number, values, INSPECTOR_COLUMNS)
-        agency_code = cells.code("agency_code", 32)
+        cells = Cells(row_number, values, INSPECTOR_COLUMNS)
+        agency_code, agency = _agency(cells, agencies)
         name = cells.text("name", required=True, max_length=100)
         certificate_no = cells.text("certificate_no", required=True, max_length=64)
         raw_items = cells.text("items", required=False).translate(_ITEM_SEPARATORS)
         is_active = _boolean(cells, "active", default=True)
-        agency = agencies.get(agency_code)
-        if agency_code and agency is None:
-            cells.fail("agency_code", f"unknown agency {agency_code!r}")
         qualified: set[int] = set()
         if agency is not None:
             codes = [code.strip() for code in raw_items.split(";") if code.strip()]

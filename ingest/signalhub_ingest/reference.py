@@ -162,8 +162,12 @@ def missing_columns(header: Sequence[str], expected: Sequence[str]) -> list[str]
     return [name for name in expected if name not in present]
 
 
-class _Cells:
-    """One row's values and the errors found in it (messages are masked of anything ID-shaped)."""
+class Cells:
+    """One row's values and the errors found in it (messages are masked of anything ID-shaped).
+
+    Shared by every row-by-row import (here and ``inspection_directories``), so all of them
+    check and word required, overlong and code-shaped cells alike.
+    """
 
     def __init__(self, row_number: int, values: Mapping[str, str], columns: Sequence[str]) -> None:
         self.row = row_number
@@ -290,7 +294,7 @@ def _validate_agency_rows(rows: Rows) -> tuple[dict[str, _AgencyRow], int, list[
     count = 0
     for row_number, values in rows:
         count += 1
-        cells = _Cells(row_number, values, AGENCY_COLUMNS)
+        cells = Cells(row_number, values, AGENCY_COLUMNS)
         agency_code = cells.code("agency_code", 32)
         agency_name = cells.text("agency_name", required=True, max_length=200)
         department_code = cells.code("department_code", 32)
@@ -392,7 +396,7 @@ def _validate_registry_rows(
     count = 0
     for row_number, values in rows:
         count += 1
-        cells = _Cells(row_number, values, REGISTRY_COLUMNS)
+        cells = Cells(row_number, values, REGISTRY_COLUMNS)
         raw_uscc = cells.text("uscc", required=True)
         name = cells.text("name", required=True, max_length=200)
         raw_type = cells.text("type", required=True)

@@ -39,7 +39,7 @@ from signalhub_platform.models import (
     WarningLevel,
 )
 from signalhub_platform.models.types import beijing_today
-from signalhub_platform.models.visibility import entity_visible_to
+from signalhub_platform.models.visibility import entity_visible_to, person_visible_to
 from signalhub_warnings.rules import LEVEL_ORDER
 from signalhub_warnings.services import visible_warnings_clause
 
@@ -282,7 +282,9 @@ def linked_entities(
     entities = {
         e.id: e for e in session.scalars(select(Entity).where(Entity.id.in_(entity_ids), entity_visible_to(actor)))
     }
-    persons = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
+    persons = {
+        p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids), person_visible_to(actor)))
+    }
     entity_levels = _visible_levels(session, actor, RiskWarning.entity_id, set(entities))
     person_levels = _visible_levels(session, actor, RiskWarning.person_id, set(persons))
     result = []

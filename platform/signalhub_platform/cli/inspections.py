@@ -12,7 +12,7 @@ import click
 
 from signalhub_audit.tags import AuditTag
 from signalhub_platform.cli import CliContext, main, pass_context
-from signalhub_platform.cli.reference import FILE_ARGUMENT, _actor, _run_import
+from signalhub_platform.cli.reference import FILE_ARGUMENT, cli_actor, run_import
 
 
 @main.group(name="items")
@@ -30,14 +30,14 @@ def import_items_command(ctx: CliContext, file: Path) -> None:
     """
     from signalhub_ingest.inspection_directories import ITEM_COLUMNS, import_items
 
-    report = _run_import(
+    run_import(
         ctx,
         file,
+        "items",
         ITEM_COLUMNS,
         AuditTag.CLI_ITEMS_IMPORT,
-        lambda session, rows, sha: import_items(session, rows, actor=_actor(), file_sha256=sha),
+        lambda session, rows, sha: import_items(session, rows, actor=cli_actor(), file_sha256=sha),
     )
-    click.echo(f"items imported from {file.name}: {report.summary()}")
 
 
 @main.group(name="inspectors")
@@ -56,14 +56,14 @@ def import_inspectors_command(ctx: CliContext, file: Path) -> None:
     """
     from signalhub_ingest.inspection_directories import INSPECTOR_COLUMNS, import_inspectors
 
-    report = _run_import(
+    run_import(
         ctx,
         file,
+        "inspectors",
         INSPECTOR_COLUMNS,
         AuditTag.CLI_INSPECTORS_IMPORT,
-        lambda session, rows, sha: import_inspectors(session, rows, actor=_actor(), file_sha256=sha),
+        lambda session, rows, sha: import_inspectors(session, rows, actor=cli_actor(), file_sha256=sha),
     )
-    click.echo(f"inspectors imported from {file.name}: {report.summary()}")
 
 
 @inspectors_group.command(name="conflict")
@@ -78,7 +78,7 @@ def declare_conflict_command(ctx: CliContext, certificate_no: str, uscc: str, re
 
     try:
         with transaction(ctx.session_factory) as session:
-            declare_conflict(session, certificate_no, uscc, reason, actor=_actor(), source="cli")
+            declare_conflict(session, certificate_no, uscc, reason, actor=cli_actor(), source="cli")
     except ConflictRefused as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"conflict recorded: {certificate_no} will not be drawn for {uscc.strip().upper()}")

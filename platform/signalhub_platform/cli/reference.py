@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 import click
 
@@ -16,7 +16,17 @@ from signalhub_audit.tags import AuditTag
 from signalhub_platform.cli import CliContext, main, pass_context
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from signalhub_ingest.reference import Rows
     from signalhub_platform.models import Actor
+
+
+class ImportReport(Protocol):
+    """What ``run_import`` needs of an import's report: its one-line summary."""
+
+    def summary(self) -> str: ...
+
 
 FILE_ARGUMENT = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 
@@ -36,14 +46,14 @@ def import_agencies_command(ctx: CliContext, file: Path) -> None:
     """
     from signalhub_ingest.reference import AGENCY_COLUMNS, import_agencies
 
-    report = _run_import(
+    run_import(
         ctx,
         file,
+        "agencies",
         AGENCY_COLUMNS,
         AuditTag.CLI_AGENCIES_IMPORT,
-        lambda session, rows, sha: import_agencies(session, rows, actor=_actor(), file_sha256=sha),
+        lambda session, rows, sha: import_agencies(session, rows, actor=cli_actor(), file_sha256=sha),
     )
-    click.echo(f"agencies imported from {file.name}: {report.summary()}")
 
 
 @main.group(name="registry")
@@ -73,28 +83,39 @@ def import_registry_command(ctx: CliContext, file: Path) -> None:
     from signalhub_platform.models.types import beijing_today
 
     today = beijing_today()
-    report = _run_import(
+    run_import(
         ctx,
         file,
+        "registry",
         REGISTRY_COLUMNS,
         AuditTag.CLI_REGISTRY_IMPORT,
         lambda session, rows, sha: import_registry(
-            session, rows, actor=_actor(), cipher=cipher, today=today, file_sha256=sha
+            session, rows, actor=cli_actor(), cipher=cipher, today=today, file_sha256=sha
         ),
     )
-    click.echo(f"registry imported from {file.name}: {report.summary()}")
 
 
-def _actor() -> Actor:
+def cli_actor() -> Actor:
+    """The CLI's actor, imported late so ``signalhub --help`` does not load the models."""
     from signalhub_platform.models import Actor
 
     return Actor.cli()
 
 
-def _run_import(ctx: CliContext, file: Path, columns: Sequence[str], tag: AuditTag, service: Callable[..., Any]) -> Any:
-    """Read, validate and write in one transaction; report every row error, then exit 1.
+def run_import(
+    ctx: CliContext,
+    file: Path,
+    subject: str,
+    columns: Sequence[str],
+    tag: AuditTag,
+    service: Callable[[Session, Rows, str], ImportReport],
+) -> None:
+    """Read, validate and write in one transaction, then print the report's summary.
 
-    A rejected file writes nothing but the audit event saying it was rejected (its own transaction).
+    Every file import command (here and in ``cli/inspections``) runs through this one function:
+    ``service(session, rows, file_sha256)`` is the import itself. On a rejected file it prints
+    every row error and exits 1; such a file writes nothing but the audit event ``tag`` saying it
+    was rejected (in its own transaction).
     """
     from signalhub_audit.services import record_event
     from signalhub_ingest.readers import ReaderError, file_sha256, open_table
@@ -108,7 +129,7 @@ def _run_import(ctx: CliContext, file: Path, columns: Sequence[str], tag: AuditT
             if missing:
                 raise click.ClickException(f"{file.name}: missing columns: {', '.join(missing)}")
             with transaction(ctx.session_factory) as session:
-                return service(session, table.rows, sha256)
+                report = service(session, table.rows, sha256)
     except ReaderError as exc:
         raise click.ClickException(f"{file.name}: {exc}") from exc
     except ImportRejected as exc:
@@ -116,7 +137,7 @@ def _run_import(ctx: CliContext, file: Path, columns: Sequence[str], tag: AuditT
             record_event(
                 session,
                 tag,
-                actor=_actor(),
+                actor=cli_actor(),
                 data={
                     "rejected": True,
                     "errors": len(exc.errors),
@@ -127,3 +148,4 @@ def _run_import(ctx: CliContext, file: Path, columns: Sequence[str], tag: AuditT
         for error in exc.errors:
             click.echo(str(error), err=True)
         raise click.ClickException(f"{file.name}: {exc}") from exc
+    click.echo(f"{subject} imported from {file.name}: {report.summary()}")

@@ -441,56 +441,62 @@ def _summary(warning: RiskWarning) -> dict[str, Any]:
     return summary_data(queue.item_of(warning))
 
 
+def _summary_of(session: Session, warning_id: int) -> dict[str, Any]:
+    """The warning's summary after a service that returns something else has acted on it."""
+    warning = session.get(RiskWarning, warning_id)
+    assert warning is not None  # the service has just found and changed it
+    return _summary(warning)
+
+
+def _act_on_warning(schema: Schema, operation: Callable[[Session, dict[str, Any]], RiskWarning]) -> Answer:
+    """``_act`` for the steps whose service returns the changed warning: the answer is its summary."""
+    return _act(schema, lambda session, data: {"warning": _summary(operation(session, data))})
+
+
 @bp.post("/warnings/<int:warning_id>/assign")
 @api_auth_required
 def assign(warning_id: int) -> Answer:
-    def run(session: Session, data: dict[str, Any]) -> dict[str, Any]:
+    def run(session: Session, data: dict[str, Any]) -> RiskWarning:
         to: str | int = data["to"] if data["to"] in ("me", "auto") else int(data["to"])
-        warning = queue.assign(
+        return queue.assign(
             session, current_actor(), warning_id, to=to, note=data["note"], tag=AuditTag.API_WARNING_ASSIGN
         )
-        return {"warning": _summary(warning)}
 
-    return _act(AssignSchema(), run)
+    return _act_on_warning(AssignSchema(), run)
 
 
 @bp.post("/warnings/<int:warning_id>/acknowledge")
 @api_auth_required
 def acknowledge(warning_id: int) -> Answer:
-    def run(session: Session, data: dict[str, Any]) -> dict[str, Any]:
-        warning = queue.acknowledge(
+    return _act_on_warning(
+        NoteSchema(),
+        lambda session, data: queue.acknowledge(
             session, current_actor(), warning_id, note=data["note"], tag=AuditTag.API_WARNING_ACKNOWLEDGE
-        )
-        return {"warning": _summary(warning)}
-
-    return _act(NoteSchema(), run)
+        ),
+    )
 
 
 @bp.post("/warnings/<int:warning_id>/dispose")
 @api_auth_required
 def dispose(warning_id: int) -> Answer:
-    def run(session: Session, data: dict[str, Any]) -> dict[str, Any]:
-        warning = queue.dispose(
-            session,
-            current_actor(),
-            warning_id,
-            measure=data["measure"],
-            note=data["note"],
+    return _act_on_warning(
+        DisposeSchema(),
+        lambda session, data: queue.dispose(
+            session, current_actor(), warning_id, measure=data["measure"], note=data["note"],
             tag=AuditTag.API_WARNING_DISPOSE,
-        )
-        return {"warning": _summary(warning)}
-
-    return _act(DisposeSchema(), run)
+        ),
+    )  # fmt: skip
 
 
 @bp.post("/warnings/<int:warning_id>/close")
 @api_auth_required
 def close(warning_id: int) -> Answer:
-    def run(session: Session, data: dict[str, Any]) -> dict[str, Any]:
-        warning = queue.close(session, current_actor(), warning_id, note=data["note"], tag=AuditTag.API_WARNING_CLOSE)
-        return {"warning": _summary(warning)}
-
-    return _act(CloseSchema(), run)
+    return _act_on_warning(
+        CloseSchema(),
+        lambda session, data: queue.close(
+            session, current_actor(), warning_id, note=data["note"], tag=AuditTag.API_WARNING_CLOSE
+        ),
+    )
 
 
 @bp.post("/warnings/<int:warning_id>/snooze")
@@ -501,9 +507,7 @@ def snooze(warning_id: int) -> Answer:
             session, current_actor(), warning_id, rule=data["rule"], until=data["until"], reason=data["reason"],
             tag=AuditTag.API_WARNING_SNOOZE,
         )  # fmt: skip
-        warning = session.get(RiskWarning, warning_id)
-        assert warning is not None
-        return {"warning": _summary(warning), "snooze": row}
+        return {"warning": _summary_of(session, warning_id), "snooze": row}
 
     return _act(SnoozeRequestSchema(), run)
 
@@ -516,10 +520,8 @@ def feedback(warning_id: int) -> Answer:
             session, current_actor(), warning_id, message=data["message"], agencies=data["agencies"],
             thresholds=thresholds(), tag=AuditTag.API_WARNING_FEEDBACK,
         )  # fmt: skip
-        warning = session.get(RiskWarning, warning_id)
-        assert warning is not None
         sent = [agency.code for m in messages if (agency := session.get(Agency, m.recipient_agency_id)) is not None]
-        return {"warning": _summary(warning), "sent_to": sent}
+        return {"warning": _summary_of(session, warning_id), "sent_to": sent}
 
     return _act(FeedbackSchema(), run)
 
@@ -532,9 +534,7 @@ def receipt(warning_id: int) -> Answer:
             session, current_actor(), warning_id, note=data["note"], thresholds=thresholds(),
             tag=AuditTag.API_WARNING_RECEIPT,
         )  # fmt: skip
-        warning = session.get(RiskWarning, warning_id)
-        assert warning is not None
-        return {"warning": _summary(warning), "receipts": _receipts(listing.receipts),
+        return {"warning": _summary_of(session, warning_id), "receipts": _receipts(listing.receipts),
                 "pending_receipts": _pending(listing.receipts)}  # fmt: skip
 
     return _act(NoteSchema(), run)

@@ -61,8 +61,20 @@ def unread_messages() -> int:
     """The signed-in user's unread messages (once per request); 0 for anyone else."""
     if "unread_messages" not in g:
         signed_in = g.get("user") is not None and g.get("auth_method") == "session"
-        g.unread_messages = services.unread_count(db(), current_actor()) if signed_in else 0
+        g.unread_messages = _count_unread() if signed_in else 0
     return int(g.unread_messages)
+
+
+def _count_unread() -> int:
+    session = db()
+    # Asked while the page renders, after the view committed, the count begins a transaction of its
+    # own (on SQLite BEGIN IMMEDIATE: the write lock) that would stay open through the rest of the
+    # render until teardown. When it holds nothing but this read, it ends here.
+    is_read_only = not session.in_transaction() and not (session.new or session.dirty or session.deleted)
+    count = services.unread_count(session, current_actor())
+    if is_read_only:
+        session.commit()
+    return count
 
 
 @bp.app_context_processor

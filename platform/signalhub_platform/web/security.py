@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, abort, g, request
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from signalhub_platform.accounts import sha256_hex
-from signalhub_platform.models import Actor, ApiToken, Role
+from signalhub_platform.models import Actor, ApiToken, Role, User
 from signalhub_platform.models.types import utcnow
 from signalhub_platform.web.context import client_ip, close_db, db
 
@@ -51,9 +52,17 @@ def _load_actor() -> None:
 
 def _load_bearer(token: str) -> None:
     session = db()
-    row = session.scalars(
-        select(ApiToken).where(ApiToken.token_sha256 == sha256_hex(token), ApiToken.revoked_at.is_(None))
-    ).first()
+    # One round trip: the user's roles (selectin by default, a second query) come joined with the
+    # token, user and agency, since every API request turns them into an Actor. The hash is unique.
+    row = (
+        session.scalars(
+            select(ApiToken)
+            .where(ApiToken.token_sha256 == sha256_hex(token), ApiToken.revoked_at.is_(None))
+            .options(joinedload(ApiToken.user).joinedload(User.role_rows))
+        )
+        .unique()
+        .one_or_none()
+    )
     if row is None or not row.user.is_active:
         g.auth_error = "invalid token"
         return

@@ -81,6 +81,11 @@ def message_of(code: str) -> str:
     return str(MESSAGES.get(code, REFUSED))
 
 
+def done_of(code: str) -> str:
+    """The notice for a ``done=`` code; an unknown one (the query string is the user's) shows none."""
+    return str(DONE[code]) if code in DONE else ""
+
+
 def _serve(operation: Callable[[Session], T]) -> T:
     """Run one service and commit; a refusal is committed too (its audit event survives) and
     answered with its status code (a hidden or missing thing: 404)."""
@@ -146,7 +151,7 @@ def _render_warning(warning_id: int, *, done: str = "", error: str = "", status:
         measures=list(Measure),
         snoozable=[rule for rule in detail.warning.rules or [] if rule not in lifecycle.UNSNOOZABLE_RULES],
         today=beijing_today(),
-        done=str(DONE[done]) if done in DONE else "",
+        done=done_of(done),
         error=error,
         can_mark=lifecycle.can_mark(actor),
     ), status
@@ -279,7 +284,7 @@ def _render_marks(*, done: str = "", error: str = "", status: int = 200) -> Resp
         "warnings_queue/marks.html",
         marks=flags,
         can_mark=lifecycle.can_mark(current_actor()),
-        done=str(DONE[done]) if done in DONE else "",
+        done=done_of(done),
         error=error,
     ), status
 
@@ -353,7 +358,7 @@ def _back_or(default: str, **params: str) -> ResponseReturnValue:
 def watches() -> ResponseReturnValue:
     watched = _serve(lambda session: queue.list_watches(session, current_actor(), tag=AuditTag.WEB_WATCH_LIST))
     done = request.args.get("done", "")
-    return render_template("warnings_queue/watches.html", watched=watched, done=str(DONE[done]) if done in DONE else "")
+    return render_template("warnings_queue/watches.html", watched=watched, done=done_of(done))
 
 
 @bp.post("/watches")

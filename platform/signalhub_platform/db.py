@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -81,6 +81,13 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 def is_postgresql(session_or_engine: Session | Engine) -> bool:
     bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
     return bind.dialect.name == "postgresql"
+
+
+def analyze(session: Session, table_name: str) -> None:
+    """Fresh planner statistics for one table. Temporary tables get none otherwise (PostgreSQL's
+    autovacuum skips them; SQLite never gathers any unasked), and without them both planners
+    guess a work table is huge and start a join from the wrong side."""
+    session.execute(text(f'ANALYZE "{table_name}"'))
 
 
 @contextmanager

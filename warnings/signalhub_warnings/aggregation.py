@@ -5,18 +5,24 @@ An entity's hits are the records on it. A person's hits are the records naming t
 the records on every entity where the person held a role on the record's date (role periods are
 [since, until)); a record reaching a person both ways counts once.
 
-Four GROUP BY queries, identical on SQLite and PostgreSQL, each filtered by ``HAVING`` built
-from the rules (``rules.py``), so only subjects that meet some threshold leave the database:
-(entity | person) × (per agency: departments, high-risk count | platform: shared agencies).
+Per subject type (entity | person), one statement reads the hits once and groups them twice,
+identically on SQLite and PostgreSQL: by (subject, agency) — departments, high-risk count,
+records, shared/public records — and then, from those groups, by subject — agencies holding
+shared/public hits. Both levels are filtered by thresholds built from the rules (``rules.py``),
+so only subjects that meet some threshold leave the database.
+
+An incremental evaluation narrows the hits to the affected subjects, first written to a
+temporary table (``affected_subjects``) that the joins start from.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    CTE,
     BigInteger,
     Column,
     ColumnElement,
@@ -36,12 +42,12 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    text,
     union,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
-from signalhub_platform.db import is_postgresql
+from signalhub_platform.db import analyze
 from signalhub_platform.models import (
     PLATFORM_SCOPE,
     EntityPersonRole,
@@ -56,6 +62,8 @@ from signalhub_warnings.rules import LEVEL_ORDER, Metric, Rule, Scope, rules_for
 
 _R = Record.__table__
 _ROLES = EntityPersonRole.__table__
+
+SubjectIds = Select[tuple[int]] | Sequence[int]
 
 
 @dataclass(frozen=True)
@@ -93,23 +101,16 @@ def affected_entities(affected: Affected) -> Select[tuple[int]]:
     return select(_R.c.entity_id).where(_R.c.id.in_(affected.records), _R.c.entity_id.is_not(None))
 
 
-def affected_persons(affected: Affected) -> Select[tuple[int]]:
-    """Persons named by the records, and persons holding (or having held) roles at their entities."""
-    named = select(_R.c.person_id).where(_R.c.id.in_(affected.records), _R.c.person_id.is_not(None))
-    behind = select(_ROLES.c.person_id).where(_ROLES.c.entity_id.in_(affected_entities(affected)))
-    return union(named, behind)  # type: ignore[return-value]
-
-
-def entity_hits(as_of: dt.date, days: int, affected: Affected | None) -> Select[tuple[object, ...]]:
+def entity_hits(as_of: dt.date, days: int, entity_ids: SubjectIds | None = None) -> Select[tuple[object, ...]]:
     query = select(_R.c.entity_id.label("subject_id"), *_hit_columns()).where(
         _hit(as_of, days), _R.c.entity_id.is_not(None)
     )
-    if affected is not None:
-        query = query.where(_R.c.entity_id.in_(affected_entities(affected)))
+    if entity_ids is not None:
+        query = query.where(_R.c.entity_id.in_(entity_ids))
     return query
 
 
-def person_hits(as_of: dt.date, days: int, affected: Affected | None) -> Select[tuple[object, ...]]:
+def person_hits(as_of: dt.date, days: int, person_ids: SubjectIds | None = None) -> Select[tuple[object, ...]]:
     named = select(_R.c.person_id.label("subject_id"), *_hit_columns()).where(
         _hit(as_of, days), _R.c.person_id.is_not(None)
     )
@@ -120,25 +121,135 @@ def person_hits(as_of: dt.date, days: int, affected: Affected | None) -> Select[
     )
     through_entity = (
         select(_ROLES.c.person_id.label("subject_id"), *_hit_columns())
-        .select_from(_R.join(_ROLES, held_role))
+        .select_from(_ROLES.join(_R, held_role))
         .where(_hit(as_of, days))
     )
-    if affected is not None:
-        persons = affected_persons(affected)
-        named = named.where(_R.c.person_id.in_(persons))
-        through_entity = through_entity.where(_ROLES.c.person_id.in_(persons))
+    if person_ids is not None:
+        named = named.where(_R.c.person_id.in_(person_ids))
+        through_entity = through_entity.where(_ROLES.c.person_id.in_(person_ids))
     # UNION, not UNION ALL: a record reaching the person both ways is one hit.
     return union(named, through_entity)  # type: ignore[return-value]
 
 
-def _metric_columns(hits: object) -> dict[Metric, ColumnElement[int]]:
-    h = hits.c  # type: ignore[attr-defined]
-    is_high = and_(h.kind == RecordKind.RISK.value, h.risk_level == RiskLevel.HIGH.value)
-    return {
-        Metric.DEPARTMENTS: func.count(distinct(h.department_id)),
-        Metric.HIGH_RISK: func.sum(case((is_high, 1), else_=0)),
-        Metric.AGENCIES: func.count(distinct(h.agency_id)),
-    }
+# --- the affected subjects of an incremental evaluation --------------------------------------------
+
+AFFECTED = "warning_affected"
+
+
+def affected_subjects(session: Session, affected: Affected) -> Table:
+    """The affected entities and persons, written once to a per-transaction table: the hits, the
+    comparison with stored warnings and the overrides all start from it."""
+    table = Table(
+        AFFECTED,
+        MetaData(),
+        Column("subject_key", String(32), primary_key=True),
+        Column("subject_type", String(16)),
+        Column("subject_id", BigInteger()),
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DROP",
+    )
+    table.create(session.connection(), checkfirst=True)
+    session.execute(table.delete())
+    columns = ["subject_key", "subject_type", "subject_id"]
+
+    def keyed(subject_type: str, ids: Select[tuple[int]]) -> Select[tuple[object, ...]]:
+        id_ = ids.subquery().c[0]
+        return select(literal(f"{subject_type}:") + cast(id_, String), literal(subject_type), id_)
+
+    session.execute(insert(table).from_select(columns, keyed("entity", affected_entities(affected).distinct())))
+    # Persons named by the records, and persons holding (or having held) roles at their entities.
+    named = select(_R.c.person_id).where(_R.c.id.in_(affected.records), _R.c.person_id.is_not(None))
+    behind = select(_ROLES.c.person_id).where(_ROLES.c.entity_id.in_(subject_ids(table, "entity")))
+    session.execute(insert(table).from_select(columns, keyed("person", union(named, behind))))  # type: ignore[arg-type]
+    analyze(session, AFFECTED)
+    return table
+
+
+def subject_ids(table: Table | None, subject_type: str) -> Select[tuple[int]] | None:
+    if table is None:
+        return None
+    return select(table.c.subject_id).where(table.c.subject_type == subject_type)
+
+
+# --- the aggregation ---------------------------------------------------------------------------------
+
+
+def _grouped(hits: Select[tuple[object, ...]]) -> CTE:
+    """Hits grouped by (subject, agency): read once, used by both scopes."""
+    h = hits.subquery("hits")
+    is_high = and_(h.c.kind == RecordKind.RISK.value, h.c.risk_level == RiskLevel.HIGH.value)
+    is_open = h.c.openness.in_([o.value for o in OPEN_TO_MEMBERS])
+    return (
+        select(
+            h.c.subject_id,
+            h.c.agency_id,
+            func.count(distinct(h.c.department_id)).label("departments"),
+            func.sum(case((is_high, 1), else_=0)).label("high_risk"),
+            func.count().label("records"),
+            # Red counts shared and public records only: private ones never leave their agency.
+            func.sum(case((is_open, 1), else_=0)).label("open_records"),
+        )
+        .group_by(h.c.subject_id, h.c.agency_id)
+        .cte("subject_agency")
+    )
+
+
+def _verdict_columns(rules: tuple[Rule, ...], metrics: dict[Metric, ColumnElement[int]]) -> tuple[object, object]:
+    """The rules' level and rule codes as SQL, from the same Rule objects the explanation uses
+    (strongest level first, in the order the rules are declared — as ``rules.classify`` orders them)."""
+    usable = sorted((r for r in rules if r.metric in metrics), key=lambda r: -LEVEL_ORDER[r.level])
+    holds = {r.code: metrics[r.metric] >= r.threshold for r in usable}
+    levels: dict[WarningLevel, list[ColumnElement[bool]]] = {}
+    for rule in usable:
+        levels.setdefault(rule.level, []).append(holds[rule.code])
+    level = case(*((or_(*conditions), literal(level.value)) for level, conditions in levels.items()))
+    codes = literal("")
+    for rule in usable:
+        codes = codes + case((holds[rule.code], literal(rule.code + ",")), else_=literal(""))
+    return level, codes
+
+
+def candidate_select(
+    subject_type: str, hits: Select[tuple[object, ...]], rules: tuple[Rule, ...]
+) -> Select[tuple[object, ...]] | None:
+    """Every (subject, scope) of ``hits`` that meets some rule's threshold, classified, in the
+    columns of the candidate table (None when no rule is computed in SQL)."""
+    g = _grouped(hits)
+    prefix = literal(f"{subject_type}:")
+    selects = []
+    agency_metrics = {Metric.DEPARTMENTS: g.c.departments, Metric.HIGH_RISK: g.c.high_risk}
+    agency_rules = tuple(r for r in rules_for(rules, Scope.AGENCY) if r.metric in agency_metrics)
+    if agency_rules:
+        level, codes = _verdict_columns(agency_rules, agency_metrics)  # type: ignore[arg-type]
+        selects.append(
+            select(
+                literal(subject_type), g.c.subject_id, g.c.agency_id, prefix + cast(g.c.subject_id, String),
+                cast(g.c.agency_id, String), level, codes, g.c.departments, g.c.high_risk, literal(0), g.c.records,
+            ).where(or_(*(agency_metrics[r.metric] >= r.threshold for r in agency_rules)))
+        )  # fmt: skip
+    agencies = func.sum(case((g.c.open_records > 0, 1), else_=0))
+    platform_metrics = {Metric.AGENCIES: agencies}
+    platform_rules = tuple(r for r in rules_for(rules, Scope.PLATFORM) if r.metric in platform_metrics)
+    if platform_rules:
+        level, codes = _verdict_columns(platform_rules, platform_metrics)  # type: ignore[arg-type]
+        selects.append(
+            select(
+                literal(subject_type), g.c.subject_id, null(), prefix + cast(g.c.subject_id, String),
+                literal(PLATFORM_SCOPE), level, codes, literal(0), literal(0), agencies, func.sum(g.c.open_records),
+            )
+            .group_by(g.c.subject_id)
+            .having(or_(*(platform_metrics[r.metric] >= r.threshold for r in platform_rules)))
+        )  # fmt: skip
+    if not selects:
+        return None
+    return selects[0] if len(selects) == 1 else union_all(*selects)  # type: ignore[return-value]
+
+
+def _subject_hits(
+    as_of: dt.date, window_days: int, affected: Table | None
+) -> Iterator[tuple[str, Select[tuple[object, ...]]]]:
+    yield "entity", entity_hits(as_of, window_days, subject_ids(affected, "entity"))
+    yield "person", person_hits(as_of, window_days, subject_ids(affected, "person"))
 
 
 def aggregate(
@@ -147,48 +258,22 @@ def aggregate(
     *,
     as_of: dt.date,
     window_days: int,
-    affected: Affected | None = None,
+    affected: Table | None = None,
 ) -> Iterator[Aggregate]:
     """Every (subject, scope) whose metrics meet at least one rule's threshold."""
-    for subject_type, hits_query in (
-        ("entity", entity_hits(as_of, window_days, affected)),
-        ("person", person_hits(as_of, window_days, affected)),
-    ):
-        hits = hits_query.subquery()
-        metrics = _metric_columns(hits)
-        agency_rules = [r for r in rules_for(rules, Scope.AGENCY) if r.metric in metrics]
-        if agency_rules:
-            query = (
-                select(
-                    hits.c.subject_id,
-                    hits.c.agency_id,
-                    metrics[Metric.DEPARTMENTS],
-                    metrics[Metric.HIGH_RISK],
-                    func.count(),
-                )
-                .group_by(hits.c.subject_id, hits.c.agency_id)
-                .having(or_(*(metrics[r.metric] >= r.threshold for r in agency_rules)))
+    for subject_type, hits in _subject_hits(as_of, window_days, affected):
+        query = candidate_select(subject_type, hits, rules)
+        if query is None:
+            continue
+        for row in session.execute(query):
+            _, subject_id, agency_id, _, _, _, _, departments, high_risk, agencies, records = row
+            metrics = (
+                {Metric.AGENCIES: int(agencies)}
+                if agency_id is None
+                else {Metric.DEPARTMENTS: int(departments), Metric.HIGH_RISK: int(high_risk or 0)}
             )
-            for subject_id, agency_id, departments, high_risk, count in session.execute(query):
-                yield Aggregate(
-                    subject_type,
-                    int(subject_id),
-                    int(agency_id),
-                    {Metric.DEPARTMENTS: int(departments), Metric.HIGH_RISK: int(high_risk or 0)},
-                    int(count),
-                )
-        platform_rules = [r for r in rules_for(rules, Scope.PLATFORM) if r.metric in metrics]
-        if platform_rules:
-            # Red counts shared and public records only: private ones never leave their agency.
-            open_hits = select(hits).where(hits.c.openness.in_([o.value for o in OPEN_TO_MEMBERS])).subquery()
-            open_metrics = _metric_columns(open_hits)
-            query = (
-                select(open_hits.c.subject_id, open_metrics[Metric.AGENCIES], func.count())
-                .group_by(open_hits.c.subject_id)
-                .having(or_(*(open_metrics[r.metric] >= r.threshold for r in platform_rules)))
-            )
-            for subject_id, agencies, count in session.execute(query):
-                yield Aggregate(subject_type, int(subject_id), None, {Metric.AGENCIES: int(agencies)}, int(count))
+            yield Aggregate(subject_type, int(subject_id), None if agency_id is None else int(agency_id), metrics,
+                            int(records))  # fmt: skip
 
 
 # --- candidates kept inside the database (the applied evaluation) ----------------------------------
@@ -222,21 +307,6 @@ def candidate_table(session: Session) -> Table:
     return table
 
 
-def _verdict_columns(rules: tuple[Rule, ...], metrics: dict[Metric, ColumnElement[int]]) -> tuple[object, object]:
-    """The rules' level and rule codes as SQL, from the same Rule objects the explanation uses
-    (strongest level first, in the order the rules are declared — as ``rules.classify`` orders them)."""
-    usable = sorted((r for r in rules if r.metric in metrics), key=lambda r: -LEVEL_ORDER[r.level])
-    holds = {r.code: metrics[r.metric] >= r.threshold for r in usable}
-    levels: dict[WarningLevel, list[ColumnElement[bool]]] = {}
-    for rule in usable:
-        levels.setdefault(rule.level, []).append(holds[rule.code])
-    level = case(*((or_(*conditions), literal(level.value)) for level, conditions in levels.items()))
-    codes = literal("")
-    for rule in usable:
-        codes = codes + case((holds[rule.code], literal(rule.code + ",")), else_=literal(""))
-    return level, codes
-
-
 def insert_candidates(
     session: Session,
     table: Table,
@@ -244,45 +314,12 @@ def insert_candidates(
     *,
     as_of: dt.date,
     window_days: int,
-    affected: Affected | None = None,
+    affected: Table | None = None,
 ) -> None:
-    """The four aggregations, classified in SQL, written into ``table`` (nothing leaves the database)."""
+    """The aggregation, classified in SQL, written into ``table`` (nothing leaves the database)."""
     columns = [c.name for c in table.columns]
-    for subject_type, hits_query in (
-        ("entity", entity_hits(as_of, window_days, affected)),
-        ("person", person_hits(as_of, window_days, affected)),
-    ):
-        prefix = literal(f"{subject_type}:")
-        hits = hits_query.subquery()
-        metrics = _metric_columns(hits)
-        agency_rules = [r for r in rules_for(rules, Scope.AGENCY) if r.metric in metrics]
-        if agency_rules:
-            agency_metrics = {m: metrics[m] for m in (Metric.DEPARTMENTS, Metric.HIGH_RISK)}
-            level, codes = _verdict_columns(tuple(agency_rules), agency_metrics)  # type: ignore[arg-type]
-            select_ = (
-                select(
-                    literal(subject_type), hits.c.subject_id, hits.c.agency_id,
-                    prefix + cast(hits.c.subject_id, String), cast(hits.c.agency_id, String), level, codes,
-                    metrics[Metric.DEPARTMENTS], metrics[Metric.HIGH_RISK], literal(0), func.count(),
-                )
-                .group_by(hits.c.subject_id, hits.c.agency_id)
-                .having(or_(*(metrics[r.metric] >= r.threshold for r in agency_rules)))
-            )  # fmt: skip
-            session.execute(insert(table).from_select(columns, select_))
-        platform_rules = [r for r in rules_for(rules, Scope.PLATFORM) if r.metric in metrics]
-        if platform_rules:
-            open_hits = select(hits).where(hits.c.openness.in_([o.value for o in OPEN_TO_MEMBERS])).subquery()
-            open_metrics = _metric_columns(open_hits)
-            level, codes = _verdict_columns(tuple(platform_rules), {Metric.AGENCIES: open_metrics[Metric.AGENCIES]})
-            select_ = (
-                select(
-                    literal(subject_type), open_hits.c.subject_id, null(),
-                    prefix + cast(open_hits.c.subject_id, String), literal(PLATFORM_SCOPE), level, codes,
-                    literal(0), literal(0), open_metrics[Metric.AGENCIES], func.count(),
-                )
-                .group_by(open_hits.c.subject_id)
-                .having(or_(*(open_metrics[r.metric] >= r.threshold for r in platform_rules)))
-            )  # fmt: skip
-            session.execute(insert(table).from_select(columns, select_))
-    if is_postgresql(session):
-        session.execute(text(f"ANALYZE {CANDIDATES}"))  # temporary tables get no autovacuum statistics
+    for subject_type, hits in _subject_hits(as_of, window_days, affected):
+        query = candidate_select(subject_type, hits, rules)
+        if query is not None:
+            session.execute(insert(table).from_select(columns, query))
+    analyze(session, CANDIDATES)

@@ -32,7 +32,6 @@ from signalhub_platform.models import (
     Agency,
     Department,
     Entity,
-    EntityPersonRole,
     ManualFlag,
     Measure,
     Message,
@@ -60,7 +59,7 @@ from signalhub_platform.models.visibility import (
     visible_records,
 )
 from signalhub_warnings import lifecycle
-from signalhub_warnings.aggregation import Affected, entity_hits, person_hits, window
+from signalhub_warnings.aggregation import entity_hits, person_hits, window
 from signalhub_warnings.lifecycle import (
     Action,
     InvalidInput,
@@ -491,13 +490,10 @@ def _hits(
     warning, not even as a count: they are no part of it)."""
     if warning.subject_type == SubjectType.ENTITY:
         subject_id = warning.entity_id
-        narrowed = Affected(select(Record.id).where(Record.entity_id == subject_id))
-        hits = entity_hits(as_of, window_days, narrowed).subquery()
+        hits = entity_hits(as_of, window_days, [subject_id]).subquery()
     else:
         subject_id = warning.person_id
-        held = select(EntityPersonRole.entity_id).where(EntityPersonRole.person_id == subject_id)
-        narrowed = Affected(select(Record.id).where(or_(Record.person_id == subject_id, Record.entity_id.in_(held))))
-        hits = person_hits(as_of, window_days, narrowed).subquery()
+        hits = person_hits(as_of, window_days, [subject_id]).subquery()
     relevant = select(hits.c.id).where(hits.c.subject_id == subject_id)
     if warning.scope_agency_id is not None:
         relevant = relevant.where(hits.c.agency_id == warning.scope_agency_id)

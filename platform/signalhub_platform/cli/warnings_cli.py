@@ -263,7 +263,7 @@ def _hit_facts(session: Session, subject_type: str, ids: list[int], *, as_of: dt
     hits_query = entity_hits if subject_type == "entity" else person_hits
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start : start + _IN_CHUNK]
-        hits = hits_query(as_of, window_days, None).subquery()
+        hits = hits_query(as_of, window_days, chunk).subquery()
         in_chunk = hits.c.subject_id.in_(chunk)
         by_agency = (
             select(hits.c.subject_id, hits.c.agency_id, Agency.code, hits.c.openness)

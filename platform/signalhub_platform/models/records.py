@@ -146,6 +146,9 @@ class BatchRow(Base):
     content_sha256: Mapped[str] = mapped_column(String(64))
 
 
+HIT_COLUMNS = ("status", "agency_id", "department_id", "kind", "risk_level", "openness")
+
+
 class Record(Base):
     __tablename__ = "records"
     __table_args__ = (
@@ -159,8 +162,28 @@ class Record(Base):
             sqlite_where=text("is_current"),
             postgresql_where=text("is_current"),
         ),
-        Index("ix_records_entity_current", "entity_id", "is_current", "occurred_on"),
-        Index("ix_records_person_current", "person_id", "is_current", "occurred_on"),
+        # Covering for the warning rules: an incremental evaluation reads every hit of the affected
+        # entities (and of the entities behind the affected persons) from this index alone. SQLite
+        # keeps the row id in every index; PostgreSQL needs it included.
+        Index(
+            "ix_records_entity_current",
+            "entity_id",
+            "is_current",
+            "occurred_on",
+            *HIT_COLUMNS,
+            postgresql_include=["id"],
+        ),
+        # The same for the records naming a person (few: most records name none, hence partial).
+        Index(
+            "ix_records_person_current",
+            "person_id",
+            "is_current",
+            "occurred_on",
+            *HIT_COLUMNS,
+            postgresql_include=["id"],
+            sqlite_where=text("person_id IS NOT NULL"),
+            postgresql_where=text("person_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

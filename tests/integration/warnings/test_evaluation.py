@@ -220,3 +220,35 @@ def test_a_backtest_leaves_live_warnings_and_their_history_alone(db_session: Ses
     db_session.expire_all()
     assert [(w.id, w.level, w.status, w.is_active) for w in db_session.scalars(select(RiskWarning))] == before
     assert db_session.scalar(select(func.count()).select_from(WarningEvent)) == events
+
+
+def test_evidence_written_in_sql_equals_the_python_candidates(db_session: Session, cipher: PersonalDataCipher) -> None:
+    """The applied run builds rules and evidence as JSON in SQL; a backtest builds them in Python
+    (``Candidate.evidence``). A supervisor reads the same evidence whichever path wrote it, in every
+    scope and through every kind of change."""
+    tax, market = make_agency(db_session, "TAX", departments=3), make_agency(db_session, "MKT", departments=2)
+    entity, other = make_entity(db_session), make_entity(db_session)
+    person = make_person(db_session, cipher)
+    make_role(db_session, entity, person, since=dt.date(2015, 1, 1))
+    make_role(db_session, other, person, since=dt.date(2015, 1, 1))
+    record(db_session, tax, 0, entity=entity, risk_level=RiskLevel.HIGH)
+    record(db_session, tax, 1, entity=entity, risk_level=RiskLevel.HIGH)
+    record(db_session, market, 0, entity=other, openness=Openness.PUBLIC)
+    record(db_session, market, 1, entity=entity, kind=RecordKind.PENALTY, risk_level=None)
+
+    def check() -> None:
+        python = {c.key: c for c in evaluate(db_session, apply=False).found.values()}
+        stored = {(w.subject_key, w.scope_key): w for w in db_session.scalars(select(RiskWarning).where(
+            RiskWarning.is_active))}  # fmt: skip
+        assert set(stored) == set(python)
+        for key, warning in stored.items():
+            assert (warning.rules, warning.evidence) == (list(python[key].rules), python[key].evidence), key
+        last = db_session.scalars(select(WarningEvent).order_by(WarningEvent.id.desc()).limit(1)).one()
+        assert last.evidence == stored[(last.warning.subject_key, last.warning.scope_key)].evidence
+
+    evaluate(db_session)  # opened: agency and platform scopes, an entity and a person
+    check()
+    record(db_session, tax, 2, entity=entity)  # escalated to orange, with a new rule and a new count
+    evaluate(db_session)
+    check()
+    assert active(db_session, entity) == {str(tax.id): WarningLevel.ORANGE, "platform": WarningLevel.RED}

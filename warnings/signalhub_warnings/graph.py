@@ -6,10 +6,12 @@ two hops apart, a person of the first is also at an intermediate entity whose pe
 second. Former roles link too (the restriction follows the person), but a link made only of
 former roles says so (``is_current`` false).
 
-The graph is never the whole registry: ``fetch_neighbourhood`` walks ``entity_person_roles``
-outward from one entity in SQL, a hop at a time (persons of the frontier, then their entities),
-and only that neighbourhood is built and searched. ``linked_entities`` adds, for each linked
-entity and each connecting person, the warning levels the viewer may see, and audits the read.
+The graph is never the whole registry: ``fetch_neighbourhood`` reads the roles around one entity
+from ``entity_person_roles`` (one query, or a hop at a time when the neighbourhood is large), and
+only that neighbourhood is built and searched. ``linked_entities`` adds, for each linked entity and
+each connecting person, the warning levels the viewer may see, and audits the read. Every entity
+page and API lookup runs it, so its reads are plain rows, not ORM objects, and it skips the graph
+and the queries a neighbourhood without another entity cannot need.
 
 Pure parts (``build_graph``, ``find_links``) take plain tuples and are unit-tested without a
 database.
@@ -18,13 +20,15 @@ database.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
-from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import ColumnElement, Date, Integer, Select, Table, bindparam, or_, select
+from sqlalchemy.orm import Session
 
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
@@ -37,7 +41,9 @@ from signalhub_platform.models import (
     Person,
     RiskWarning,
     WarningLevel,
+    WarningStatus,
 )
+from signalhub_platform.models.statement_cache import per_actor
 from signalhub_platform.models.types import beijing_today
 from signalhub_platform.models.visibility import entity_visible_to, person_visible_to
 from signalhub_warnings.rules import LEVEL_ORDER
@@ -157,9 +163,62 @@ class Neighbourhood:
 def fetch_neighbourhood(
     session: Session, entity_id: int, *, max_hops: int = DEFAULT_MAX_HOPS, today: dt.date, max_edges: int = MAX_EDGES
 ) -> Neighbourhood:
-    """The role edges within ``max_hops`` entity-to-entity steps of the entity: 2 queries per hop."""
+    """The role edges within ``max_hops`` entity-to-entity steps of the entity.
+
+    Nearly every neighbourhood is small: one query reads it whole. A large one (more than half of
+    ``max_edges`` roles) is walked a hop at a time instead, which cuts it short at ``max_edges``."""
+    if max_hops >= 1:
+        edges = _fetch_small_neighbourhood(session, entity_id, max_hops=max_hops, today=today, limit=max_edges // 2)
+        if edges is not None:
+            return Neighbourhood(edges=edges)
+    return walk_neighbourhood(session, entity_id, max_hops=max_hops, today=today, max_edges=max_edges)
+
+
+def _is_current(roles: Table, today: dt.date) -> ColumnElement[bool]:
+    return or_(roles.c.until.is_(None), roles.c.until > today).label("is_current")
+
+
+def _fetch_small_neighbourhood(
+    session: Session, entity_id: int, *, max_hops: int, today: dt.date, limit: int
+) -> list[RoleEdge] | None:
+    """The walk's edges in one query, or None when there are more than ``limit`` roles.
+
+    The walk reads the roles of the frontier entities and then every role of their persons, so
+    what it gathers in ``max_hops`` hops is exactly every role of the persons held at an entity
+    within ``max_hops - 1`` hops: the persons of the origin, then ``max_hops - 1`` times the
+    persons of those persons' entities. The walk can only cut short when one of its steps returns
+    more than ``max_edges`` minus what it has seen; each step is a part of these roles, so with at
+    most ``max_edges // 2`` of them it never does, and the result is the walk's own."""
+    query = _small_neighbourhood_query(max_hops)
+    rows = session.execute(query, {"entity_id": entity_id, "today": today, "limit": max(limit, 0) + 1}).all()
+    if len(rows) > limit:
+        return None
+    return [RoleEdge(e, p, c) for e, p, c in sorted({(int(e), int(p), bool(c)) for e, p, c in rows})]
+
+
+@functools.lru_cache(maxsize=8)
+def _small_neighbourhood_query(max_hops: int) -> Select[tuple[int, int, bool]]:
+    """Built once per depth (every lookup runs it); the origin, the day and the limit are bound."""
     roles = EntityPersonRole.__table__
-    is_current = or_(roles.c.until.is_(None), roles.c.until > today).label("is_current")
+    persons = select(roles.c.person_id).where(roles.c.entity_id == bindparam("entity_id"))
+    for _ in range(max_hops - 1):
+        entities = select(roles.c.entity_id).where(roles.c.person_id.in_(persons))
+        persons = select(roles.c.person_id).where(roles.c.entity_id.in_(entities))
+    is_current = or_(roles.c.until.is_(None), roles.c.until > bindparam("today", type_=Date())).label("is_current")
+    return (
+        select(roles.c.entity_id, roles.c.person_id, is_current)
+        .where(roles.c.person_id.in_(persons))
+        .limit(bindparam("limit", type_=Integer()))
+    )
+
+
+def walk_neighbourhood(
+    session: Session, entity_id: int, *, max_hops: int = DEFAULT_MAX_HOPS, today: dt.date, max_edges: int = MAX_EDGES
+) -> Neighbourhood:
+    """The role edges within ``max_hops`` entity-to-entity steps, walked outward in SQL a hop at a
+    time (2 queries per hop), stopping at ``max_edges`` role edges."""
+    roles = EntityPersonRole.__table__
+    is_current = _is_current(roles, today)
     result = Neighbourhood()
     seen_edges: set[tuple[int, int, bool]] = set()
     seen_entities: set[int] = {entity_id}
@@ -276,17 +335,14 @@ def linked_entities(
         if actor.is_public
         else fetch_neighbourhood(session, entity_id, max_hops=max_hops, today=today, max_edges=max_edges)
     )
-    links = find_links(build_graph(hood.edges), entity_id, max_hops)
-    entity_ids = {link.entity_id for link in links} | {e for link in links for e in link.via}
-    person_ids = {p for link in links for p in link.persons}
-    entities = {
-        e.id: e for e in session.scalars(select(Entity).where(Entity.id.in_(entity_ids), entity_visible_to(actor)))
-    }
-    persons = {
-        p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids), person_visible_to(actor)))
-    }
-    entity_levels = _visible_levels(session, actor, RiskWarning.entity_id, set(entities))
-    person_levels = _visible_levels(session, actor, RiskWarning.person_id, set(persons))
+    # Most entities share no person with any other: then there is no link, and no graph to search.
+    is_linked = any(edge.entity_id != entity_id for edge in hood.edges)
+    links = find_links(build_graph(hood.edges), entity_id, max_hops) if is_linked else []
+    entities = _visible_entities(
+        session, actor, {link.entity_id for link in links} | {e for link in links for e in link.via}
+    )
+    persons = _visible_persons(session, actor, {p for link in links for p in link.persons})
+    warnings = _active_warnings(session, actor, entity_id, set(entities), set(persons))
     result = []
     for link in links:
         entity = entities.get(link.entity_id)
@@ -294,21 +350,21 @@ def linked_entities(
             continue  # an entity the viewer may not know of is not a link either
         result.append(
             LinkedEntity(
-                id=entity.id,
+                id=link.entity_id,
                 uscc=entity.uscc,
                 name=entity.name,
                 hops=link.hops,
                 persons=tuple(
-                    ConnectingPerson(p, persons[p].name, persons[p].id_masked, tuple(person_levels.get(p, ())))
+                    ConnectingPerson(p, *persons[p], tuple(warnings.person_levels.get(p, ())))
                     for p in link.persons
                     if p in persons
                 ),
-                via=tuple(EntityRef(entities[e].uscc, entities[e].name) for e in link.via if e in entities),
+                via=tuple(entities[e] for e in link.via if e in entities),
                 is_current=link.is_current,
-                warning_levels=tuple(entity_levels.get(entity.id, ())),
+                warning_levels=tuple(warnings.entity_levels.get(link.entity_id, ())),
             )
         )
-    own = _own_warnings(session, actor, entity_id)
+    own = warnings.own
     origin = session.get(Entity, entity_id)
     record_event(
         session,
@@ -326,40 +382,97 @@ def linked_entities(
     return LinkedEntities(result, own, hood.is_truncated)
 
 
-def _visible_levels(
-    session: Session, actor: Actor, column: InstrumentedAttribute[int | None], ids: set[int]
-) -> dict[int, list[WarningLevel]]:
+def _visible_entities(session: Session, actor: Actor, ids: set[int]) -> dict[int, EntityRef]:
     if not ids:
         return {}
-    found: dict[int, list[WarningLevel]] = defaultdict(list)
-    query = select(column, RiskWarning.level).where(
-        RiskWarning.is_active,
-        column.in_(ids),
-        visible_warnings_clause(actor),  # type: ignore[arg-type]
+    rows = session.execute(_visible_entities_query(actor), {"ids": sorted(ids)})
+    return {int(entity_id): EntityRef(uscc, name) for entity_id, uscc, name in rows}
+
+
+def _visible_persons(session: Session, actor: Actor, ids: set[int]) -> dict[int, tuple[str, str]]:
+    """Name and masked ID number of the persons ``actor`` may know of, by id."""
+    if not ids:
+        return {}
+    rows = session.execute(_visible_persons_query(actor), {"ids": sorted(ids)})
+    return {int(person_id): (name, masked) for person_id, name, masked in rows}
+
+
+@per_actor
+def _visible_entities_query(actor: Actor) -> Select[tuple[int, str, str]]:
+    ids = bindparam("ids", expanding=True)
+    return select(Entity.id, Entity.uscc, Entity.name).where(Entity.id.in_(ids), entity_visible_to(actor))
+
+
+@per_actor
+def _visible_persons_query(actor: Actor) -> Select[tuple[int, str, str]]:
+    ids = bindparam("ids", expanding=True)
+    return select(Person.id, Person.name, Person.id_masked).where(Person.id.in_(ids), person_visible_to(actor))
+
+
+@dataclass(frozen=True)
+class _ActiveWarnings:
+    own: list[WarningSummary]  # the origin's, strongest first
+    entity_levels: dict[int, list[WarningLevel]]  # linked entities', strongest first
+    person_levels: dict[int, list[WarningLevel]]  # connecting persons', strongest first
+
+
+def _active_warnings(
+    session: Session, actor: Actor, entity_id: int, linked_ids: set[int], person_ids: set[int]
+) -> _ActiveWarnings:
+    """The active warnings ``actor`` may see on the origin, the linked entities and the connecting
+    persons, in one query (one visibility clause for all three)."""
+    values = {"entity_ids": sorted({entity_id} | linked_ids)}
+    if person_ids:
+        values["person_ids"] = sorted(person_ids)
+    own = []
+    entity_levels: dict[int, list[WarningLevel]] = defaultdict(list)
+    person_levels: dict[int, list[WarningLevel]] = defaultdict(list)
+    for row in session.execute(_active_warnings_query(actor, bool(person_ids)), values):
+        level = WarningLevel(row.level)
+        if row.entity_id == entity_id:
+            own.append(
+                WarningSummary(
+                    id=row.id,
+                    level=level,
+                    scope=row.code or PLATFORM_SCOPE,
+                    scope_name=row.name or "",
+                    status=WarningStatus(row.status).value,
+                    rules=tuple(row.rules or ()),
+                    records=row.record_count,
+                    opened_at=row.opened_at,
+                )
+            )
+        # Not elif: nothing in the schema stops a warning from naming both an entity and a person.
+        if row.entity_id in linked_ids:
+            entity_levels[int(row.entity_id)].append(level)
+        if row.person_id in person_ids:
+            person_levels[int(row.person_id)].append(level)
+    own.sort(key=lambda s: (-LEVEL_ORDER[s.level], s.opened_at, s.id))
+    return _ActiveWarnings(
+        own,
+        {subject_id: strongest_first(levels) for subject_id, levels in entity_levels.items()},
+        {subject_id: strongest_first(levels) for subject_id, levels in person_levels.items()},
     )
-    for subject_id, level in session.execute(query.distinct()):
-        found[int(subject_id)].append(WarningLevel(level))  # type: ignore[arg-type]
-    return {subject_id: strongest_first(levels) for subject_id, levels in found.items()}
 
 
-def _own_warnings(session: Session, actor: Actor, entity_id: int) -> list[WarningSummary]:
-    rows = session.execute(
-        select(RiskWarning, Agency.code, Agency.name)
-        .outerjoin(Agency, Agency.id == RiskWarning.scope_agency_id)
-        .where(RiskWarning.entity_id == entity_id, RiskWarning.is_active, visible_warnings_clause(actor))  # type: ignore[arg-type]
-    ).all()
-    summaries = [
-        WarningSummary(
-            id=warning.id,
-            level=warning.level,
-            scope=code or PLATFORM_SCOPE,
-            scope_name=name or "",
-            status=warning.status.value,
-            rules=tuple(warning.rules or ()),
-            records=warning.record_count,
-            opened_at=warning.opened_at,
+@per_actor
+def _active_warnings_query(actor: Actor, has_persons: bool) -> Select[Any]:
+    subjects = RiskWarning.entity_id.in_(bindparam("entity_ids", expanding=True))
+    if has_persons:
+        subjects = or_(subjects, RiskWarning.person_id.in_(bindparam("person_ids", expanding=True)))
+    return (
+        select(
+            RiskWarning.id,
+            RiskWarning.entity_id,
+            RiskWarning.person_id,
+            RiskWarning.level,
+            RiskWarning.status,
+            RiskWarning.rules,
+            RiskWarning.record_count,
+            RiskWarning.opened_at,
+            Agency.code,
+            Agency.name,
         )
-        for warning, code, name in rows
-    ]
-    summaries.sort(key=lambda s: (-LEVEL_ORDER[s.level], s.opened_at, s.id))
-    return summaries
+        .outerjoin(Agency, Agency.id == RiskWarning.scope_agency_id)
+        .where(subjects, RiskWarning.is_active, visible_warnings_clause(actor))  # type: ignore[arg-type]
+    )

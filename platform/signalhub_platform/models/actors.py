@@ -21,12 +21,33 @@ class Actor:
 
     @classmethod
     def for_user(cls, user: User, client_ip: str = "") -> Actor:
-        return cls(
-            name=user.username,
+        return cls.for_account(
+            username=user.username,
             user_id=user.id,
             agency_id=user.agency_id,
-            agency_code=user.agency.code if user.agency else "platform",
+            agency_code=user.agency.code if user.agency else None,
             roles=user.roles,
+            client_ip=client_ip,
+        )
+
+    @classmethod
+    def for_account(
+        cls,
+        *,
+        username: str,
+        user_id: int,
+        agency_id: int | None,
+        agency_code: str | None,
+        roles: frozenset[Role],
+        client_ip: str = "",
+    ) -> Actor:
+        """A user's actor from plain values (the bearer-token check reads them as rows, not objects)."""
+        return cls(
+            name=username,
+            user_id=user_id,
+            agency_id=agency_id,
+            agency_code=agency_code or "platform",
+            roles=roles,
             client_ip=client_ip,
         )
 

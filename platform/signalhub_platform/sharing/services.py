@@ -12,10 +12,11 @@ missing code (``entity_visible_to``, in ``models.visibility`` with the record ru
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Integer, Row, Select, String, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from signalhub_audit.services import record_event
@@ -23,7 +24,17 @@ from signalhub_audit.tags import AuditTag
 from signalhub_platform.crypto import PersonalDataCipher, redact_id_numbers
 from signalhub_platform.identifiers.normalise import CheckStatus
 from signalhub_platform.identifiers.resident_id import validate_id_number
-from signalhub_platform.models import Actor, Entity, EntityPersonRole, Person, Record, RecordStatus
+from signalhub_platform.models import (
+    Actor,
+    Entity,
+    EntityPersonRole,
+    EntityStatus,
+    EntityType,
+    Person,
+    Record,
+    RecordStatus,
+)
+from signalhub_platform.models.statement_cache import per_actor
 from signalhub_platform.models.visibility import entity_visible_to, person_visible_to, visible_records
 
 SEARCH_LIMIT = 50
@@ -54,28 +65,17 @@ class RecordView:
 
 def search_entities(
     session: Session, actor: Actor, query: str, *, tag: AuditTag, limit: int = SEARCH_LIMIT
-) -> list[Entity]:
+) -> list[EntitySummary]:
     """Entities whose name contains ``query`` or whose code starts with it (registry data)."""
     text = query.strip()
     if not text:
         return []
     code = text.upper()
     like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    entities = list(
-        session.scalars(
-            select(Entity)
-            .where(
-                or_(
-                    Entity.uscc == code,
-                    Entity.uscc.startswith(code, autoescape=True),
-                    Entity.name.like(like, escape="\\"),
-                ),
-                entity_visible_to(actor),
-            )
-            .order_by(Entity.uscc != code, Entity.name)
-            .limit(limit)
-        )
-    )
+    # What ``startswith(code, autoescape=True)`` does to a literal, done here since the code is bound.
+    prefix = code.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    values = {"code": code, "prefix": prefix, "like": like, "limit": limit}
+    entities = list(session.execute(_entity_search(actor), values))
     record_event(
         session,
         tag,
@@ -84,6 +84,30 @@ def search_entities(
         data={"query": redact_id_numbers(text[:100]), "results": len(entities)},
     )
     return entities
+
+
+# What a search shows of an entity: rows, not ORM objects (a search returns up to 50 of them).
+EntitySummary = Row[tuple[str, str, EntityType, str, str, EntityStatus, bool]]
+
+
+@per_actor
+def _entity_search(actor: Actor) -> Select[tuple[str, str, EntityType, str, str, EntityStatus, bool]]:
+    code = bindparam("code", type_=String())
+    return (
+        select(
+            Entity.uscc, Entity.name, Entity.type, Entity.region, Entity.industry, Entity.status, Entity.is_in_registry
+        )
+        .where(
+            or_(
+                Entity.uscc == code,
+                Entity.uscc.startswith(bindparam("prefix", type_=String()), escape="/"),
+                Entity.name.like(bindparam("like", type_=String()), escape="\\"),
+            ),
+            entity_visible_to(actor),
+        )
+        .order_by(Entity.uscc != code, Entity.name)
+        .limit(bindparam("limit", type_=Integer()))
+    )
 
 
 def search_persons(
@@ -147,28 +171,14 @@ def get_entity_profile(
     None, audited alike, for an unknown code and for an entity the viewer may not know of.
     """
     code = uscc.strip().upper()
-    entity = session.scalars(select(Entity).where(Entity.uscc == code, entity_visible_to(actor))).first()
+    entity = session.scalars(_visible_entity_by_code(actor), {"uscc": code}).first()
     if entity is None:
         record_event(
             session, tag, actor=actor, subjects=[("entity", code[:18])], data={"found": False, "purpose": purpose}
         )
         return None
-    roles = list(
-        session.scalars(
-            select(EntityPersonRole)
-            .where(EntityPersonRole.entity_id == entity.id)
-            .options(joinedload(EntityPersonRole.person))
-            .order_by(EntityPersonRole.since)
-        )
-    )
-    records = list(
-        session.scalars(
-            visible_records(actor)
-            .where(Record.entity_id == entity.id, Record.status == RecordStatus.ACTIVE)
-            .options(joinedload(Record.agency), joinedload(Record.department), joinedload(Record.person))
-            .order_by(Record.occurred_on.desc(), Record.id.desc())
-        )
-    )
+    roles = list(session.scalars(_roles_of_entity(), {"entity_id": entity.id}))
+    records = list(session.scalars(_visible_active_records_of_entity(actor), {"entity_id": entity.id}))
     grouped: dict[str, list[Record]] = defaultdict(list)
     for record in records:
         grouped[record.agency.name].append(record)
@@ -180,6 +190,34 @@ def get_entity_profile(
         data={"records": len(records), "purpose": purpose},
     )
     return EntityProfile(entity=entity, roles=roles, records_by_agency=dict(grouped))
+
+
+# The profile's statements, built once (per actor where visibility enters): every lookup runs them.
+
+
+@per_actor
+def _visible_entity_by_code(actor: Actor) -> Select[tuple[Entity]]:
+    return select(Entity).where(Entity.uscc == bindparam("uscc"), entity_visible_to(actor))
+
+
+@functools.cache
+def _roles_of_entity() -> Select[tuple[EntityPersonRole]]:
+    return (
+        select(EntityPersonRole)
+        .where(EntityPersonRole.entity_id == bindparam("entity_id"))
+        .options(joinedload(EntityPersonRole.person))
+        .order_by(EntityPersonRole.since)
+    )
+
+
+@per_actor
+def _visible_active_records_of_entity(actor: Actor) -> Select[tuple[Record]]:
+    return (
+        visible_records(actor)
+        .where(Record.entity_id == bindparam("entity_id"), Record.status == RecordStatus.ACTIVE)
+        .options(joinedload(Record.agency), joinedload(Record.department), joinedload(Record.person))
+        .order_by(Record.occurred_on.desc(), Record.id.desc())
+    )
 
 
 def get_record(

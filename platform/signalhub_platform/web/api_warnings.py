@@ -66,9 +66,13 @@ class QueueQuerySchema(Schema):
     page = fields.Integer(validate=validate.Range(min=1, max=100000), load_default=1)
 
 
+# Built once: a schema is stateless between calls, and building this one costs more than a load.
+_QUEUE_QUERY = QueueQuerySchema()
+
+
 def load_queue_query(args: Any) -> tuple[queue.QueueFilters, queue.Sort, int]:
     """Filters, sort and page from a query string; raises ``ValidationError``."""
-    data = QueueQuerySchema().load({key: value for key, value in args.items() if value != ""})
+    data = _QUEUE_QUERY.load({key: value for key, value in args.items() if value != ""})
     filters = queue.QueueFilters(
         level=WarningLevel(data["level"]) if data["level"] else None,
         scope=queue.ScopeFilter(data["scope"]) if data["scope"] else None,
@@ -281,6 +285,7 @@ class InboxSchema(Schema):
 
 # Views build plain data and dump it once, at the top, with the response's schema.
 _DOCUMENT = WarningDocumentSchema()
+_QUEUE_PAGE = QueuePageSchema()
 
 
 def summary_data(item: queue.QueueItem) -> dict[str, Any]:
@@ -407,7 +412,7 @@ def list_warnings() -> Answer:
         "pages": result.pages,
         "counts": result.counts,
     }
-    return QueuePageSchema().dump(document), 200
+    return _QUEUE_PAGE.dump(document), 200
 
 
 @bp.get("/warnings/<int:warning_id>")

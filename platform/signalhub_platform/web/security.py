@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, abort, g, request
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from flask.ctx import _AppCtxGlobals
+from sqlalchemy import bindparam, select, update
 
 from signalhub_platform.accounts import sha256_hex
-from signalhub_platform.models import Actor, ApiToken, Role, User
+from signalhub_platform.models import Actor, Agency, ApiToken, Role, User, UserRole
 from signalhub_platform.models.types import utcnow
 from signalhub_platform.web.context import client_ip, close_db, db
 
@@ -31,8 +31,40 @@ CONTENT_SECURITY_POLICY = (
 
 TOKEN_TOUCH_INTERVAL = dt.timedelta(seconds=60)
 
+_TOKENS = ApiToken.__table__
+# Every API request: the token with its user, agency and roles as plain rows (one per role), in one
+# round trip. Core, built once: loading ORM objects cost more than the rest of a small API read.
+_BEARER_QUERY = (
+    select(
+        _TOKENS.c.id,
+        _TOKENS.c.last_used_at,
+        User.__table__.c.id.label("user_id"),
+        User.__table__.c.username,
+        User.__table__.c.agency_id,
+        User.__table__.c.is_active,
+        Agency.__table__.c.code.label("agency_code"),
+        UserRole.__table__.c.role,
+    )
+    .join(User.__table__, User.__table__.c.id == _TOKENS.c.user_id)
+    .outerjoin(Agency.__table__, Agency.__table__.c.id == User.__table__.c.agency_id)
+    .outerjoin(UserRole.__table__, UserRole.__table__.c.user_id == User.__table__.c.id)
+    .where(_TOKENS.c.token_sha256 == bindparam("token_sha256"), _TOKENS.c.revoked_at.is_(None))
+)
+
+
+class RequestGlobals(_AppCtxGlobals):
+    """Flask's ``g``, where a bearer-token request's ``g.user`` (the ORM ``User``) is loaded on first
+    use: API reads need only the Actor, while a page opened with a token still finds its user."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "user" and self.__dict__.get("user_id") is not None:
+            self.user = db().get(User, self.__dict__["user_id"])
+            return self.user
+        return super().__getattr__(name)
+
 
 def init_app(app: Flask) -> None:
+    app.app_ctx_globals_class = RequestGlobals
     app.before_request(_load_actor)
     app.after_request(_security_headers)
     app.teardown_appcontext(close_db)
@@ -40,11 +72,11 @@ def init_app(app: Flask) -> None:
 
 def _load_actor() -> None:
     g.actor = None
-    g.user = None
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         _load_bearer(header.removeprefix("Bearer ").strip())
         return
+    g.user = None
     from signalhub_platform.web import sessions
 
     sessions.load_session_actor()
@@ -52,26 +84,25 @@ def _load_actor() -> None:
 
 def _load_bearer(token: str) -> None:
     session = db()
-    # One round trip: the user's roles (selectin by default, a second query) come joined with the
-    # token, user and agency, since every API request turns them into an Actor. The hash is unique.
-    row = (
-        session.scalars(
-            select(ApiToken)
-            .where(ApiToken.token_sha256 == sha256_hex(token), ApiToken.revoked_at.is_(None))
-            .options(joinedload(ApiToken.user).joinedload(User.role_rows))
-        )
-        .unique()
-        .one_or_none()
-    )
-    if row is None or not row.user.is_active:
+    rows = session.execute(_BEARER_QUERY, {"token_sha256": sha256_hex(token)}).all()
+    if not rows or not rows[0].is_active:
+        g.user = None
         g.auth_error = "invalid token"
         return
+    found = rows[0]
     now = utcnow()
     # Like web sessions: a write per request would turn every API read into two writes.
-    if row.last_used_at is None or now - row.last_used_at >= TOKEN_TOUCH_INTERVAL:
-        row.last_used_at = now
-    g.user = row.user
-    g.actor = Actor.for_user(row.user, client_ip())
+    if found.last_used_at is None or now - found.last_used_at >= TOKEN_TOUCH_INTERVAL:
+        session.execute(update(_TOKENS).where(_TOKENS.c.id == found.id).values(last_used_at=now))
+    g.user_id = found.user_id  # g.user is loaded from it on first use (RequestGlobals)
+    g.actor = Actor.for_account(
+        username=found.username,
+        user_id=found.user_id,
+        agency_id=found.agency_id,
+        agency_code=found.agency_code,
+        roles=frozenset(Role(row.role) for row in rows if row.role is not None),
+        client_ip=client_ip(),
+    )
     g.auth_method = "token"
 
 

@@ -16,7 +16,7 @@ from signalhub_audit.integrity import verify_log
 from signalhub_audit.services import record_event
 from signalhub_audit.tags import AuditTag
 from signalhub_platform.db import is_postgresql, make_session_factory, transaction
-from signalhub_platform.models import Actor, AuditEvent
+from signalhub_platform.models import Actor, AuditEvent, AuditSubject
 
 ALICE = Actor(name="alice", agency_code="AG1", client_ip="10.0.0.1")
 BOB = Actor(name="bob", agency_code="AG2", client_ip="10.0.0.2")
@@ -97,3 +97,27 @@ def test_an_open_transaction_with_recorded_events_does_not_block_another_writer(
     with transaction(factory) as check:
         assert check.scalars(select(AuditEvent.actor).order_by(AuditEvent.seq)).all() == ["bob", "alice"]
         assert verify_log(check, {}).ok
+
+
+def test_a_read_of_the_log_sees_new_events_every_time_it_runs(db_session: Session) -> None:
+    """Whether a statement reads the log is worked out once per statement shape: the second read of
+    the same shape must still write the events recorded since the first."""
+    for n in range(3):
+        record_event(db_session, AuditTag.WEB_RECORD_READ, actor=ALICE, subjects=[("record", n)])
+        newest = db_session.scalars(select(AuditEvent.payload).order_by(AuditEvent.seq.desc()).limit(1)).one()
+        assert f'["record","{n}"]' in newest
+
+
+def test_subjects_are_stored_in_order_with_their_event(db_session: Session) -> None:
+    subjects = [("entity", f"91110102{n:010d}") for n in range(60)] + [("record", n) for n in range(5)]
+    record_event(db_session, AuditTag.WEB_ENTITY_SEARCH, actor=ALICE, subjects=subjects)
+    record_event(db_session, AuditTag.WEB_RECORD_READ, actor=BOB, subjects=[("record", 99)])
+    db_session.commit()
+    first, second = db_session.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(2)).all()[::-1]
+    rows = db_session.execute(
+        select(AuditSubject.seq, AuditSubject.kind, AuditSubject.ref)
+        .where(AuditSubject.seq.in_([first, second]))
+        .order_by(AuditSubject.id)
+    ).all()
+    expected = sorted((kind, str(ref)) for kind, ref in subjects)
+    assert [tuple(row) for row in rows] == [(first, *s) for s in expected] + [(second, "record", "99")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 from dataclasses import dataclass
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from signalhub_audit.tags import AuditTag
 from signalhub_platform.crypto import PersonalDataCipher
 from signalhub_platform.models import Actor, Agency, AuditEvent, Entity, Openness, Person, Role, User, WarningLevel
-from signalhub_warnings.graph import LinkedEntities, linked_entities
+from signalhub_warnings.graph import LinkedEntities, fetch_neighbourhood, linked_entities, walk_neighbourhood
 from signalhub_warnings.rules import Thresholds
 from signalhub_warnings.services import evaluate_warnings
 from tests.factories import (
@@ -197,3 +198,22 @@ def test_the_entity_page_shows_linked_entities_and_warnings(app: Flask, db_sessi
     assert not any(number in text for number in network.id_numbers.values())
     as_market = signed_in(app, db_session, network.market_user).get(f"{BASE}/entities/{network.yellow_co.uscc}")
     assert 'class="badge yellow"' not in as_market.get_data(as_text=True)
+
+
+def test_the_one_query_neighbourhood_is_the_hop_by_hop_walk(db_session: Session, cipher: PersonalDataCipher) -> None:
+    """fetch_neighbourhood reads a small neighbourhood in one query and walks a large one hop by hop:
+    on a random graph (repeated and former roles included) both give the same edges and the same cut."""
+    rng = random.Random(7)
+    entities = [make_entity(db_session) for _ in range(24)]
+    persons = [make_person(db_session, cipher, make_id_number(serial=n)) for n in range(18)]
+    for _ in range(40):
+        until = rng.choice([None, dt.date(2020, 1, 1), dt.date(2030, 1, 1)])
+        since = dt.date(2010 + rng.randrange(10), 1, 1)
+        make_role(db_session, rng.choice(entities), rng.choice(persons), since=since, until=until)
+    for entity in entities[:8]:
+        for max_hops in (0, 1, 2, 3):
+            for max_edges in (0, 3, 8, 20, 5000):
+                options = {"max_hops": max_hops, "today": TODAY, "max_edges": max_edges}
+                fetched = fetch_neighbourhood(db_session, entity.id, **options)  # type: ignore[arg-type]
+                walked = walk_neighbourhood(db_session, entity.id, **options)  # type: ignore[arg-type]
+                assert (fetched.edges, fetched.is_truncated) == (walked.edges, walked.is_truncated)

@@ -37,6 +37,7 @@ from signalhub_ingest.corrections import correct_record
 from signalhub_ingest.reference import import_agencies, import_registry
 from signalhub_platform.accounts import add_user, check_password_policy, hash_password
 from signalhub_platform.crypto import PersonalDataCipher
+from signalhub_platform.db import analyze
 from signalhub_platform.demo import data
 from signalhub_platform.identifiers.resident_id import id_check_char
 from signalhub_platform.identifiers.uscc import ALPHABET, organisation_check_char, uscc_check_char
@@ -605,6 +606,11 @@ def load_demo(
         "corrections": len(plan.corrections),
         "batches": batches,
     }
+    # A bulk load leaves the planner without statistics until autovacuum comes round (a minute or
+    # more on PostgreSQL, never on SQLite): the evaluation and the first users would get plans made
+    # for empty tables. The full evaluation refreshes the warnings' own.
+    for table in ("entities", "persons", "entity_person_roles", "records"):
+        analyze(session, table)
     # The corrections above queued incremental evaluations; this full run covers them too.
     evaluation = evaluate_warnings(
         session,

@@ -88,9 +88,7 @@ def evaluate_warnings(
     as_of = as_of or beijing_today(now)
     rules = build_rules(thresholds)
     if affected is not None and is_postgresql(session):
-        # An incremental run's statements touch thousands of rows, not millions: compiling them
-        # (JIT, chosen for their cost over a large warnings table) takes longer than running them.
-        session.execute(text("SET LOCAL jit = off"))
+        _without_jit(session)
     scope = None if affected is None else affected_subjects(session, affected)
     manual = _manual_flags(session, scope)
     silenced = _silenced(session, now, scope)
@@ -105,6 +103,8 @@ def evaluate_warnings(
     # Applied: candidates stay in the database and only the changes are written, mostly in SQL.
     table = candidate_table(session)
     insert_candidates(session, table, rules, as_of=as_of, window_days=thresholds.window_days, affected=scope)
+    if is_postgresql(session):
+        _without_jit(session)
     excluded = sorted({subject for subject, _ in {(f"{t}:{i}", str(a)) for t, i, a in manual} | set(silenced)})
     due = due_dates(beijing_today(now), acknowledge_days)
     changes = changes_table(session)
@@ -138,6 +138,12 @@ def evaluate_warnings(
     return EvaluationResult(
         run.id, as_of, {}, run.opened, run.escalated, run.de_escalated, run.cleared, in_force=in_force
     )
+
+
+def _without_jit(session: Session) -> None:
+    """The comparison and the writes (and all of an incremental run) join along indexes: compiling
+    them (JIT, chosen for their cost over a large warnings table) takes longer than running them."""
+    session.execute(text("SET LOCAL jit = off"))
 
 
 # --- what to compare with --------------------------------------------------------------------------

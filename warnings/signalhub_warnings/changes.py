@@ -64,6 +64,7 @@ from signalhub_platform.models import (
     WarningStatus,
     Watch,
 )
+from signalhub_platform.models.risk_warnings import closure_holds
 from signalhub_platform.models.types import UTCDateTime
 from signalhub_platform.workdays import working_days_after
 from signalhub_warnings.engine import Candidate, Known, Plan
@@ -116,11 +117,7 @@ def classify(
         "rules": _rules_json(c.rule_codes), "evidence": _evidence_json(c), "rule_codes": c.rule_codes,
         "record_count": c.records,
     }  # fmt: skip
-    closed = w.alias("closed")
-    held_back = exists().where(
-        closed.c.subject_key == c.subject_key, closed.c.scope_key == c.scope_key,
-        closed.c.status == WarningStatus.CLOSED.value, closed.c.cleared_at.is_(None),
-    )  # fmt: skip
+    held_back = _held_back(candidates, w.alias("closed"))
     kind = case(
         (w.c.id.is_(None), WarningEventKind.OPENED.value),
         (_rank(c.level) > _rank(w.c.level), WarningEventKind.ESCALATED.value),
@@ -159,11 +156,16 @@ def held_back_keys(candidates: Table, excluded: list[str]) -> Any:
     """Candidates without an active warning whose key a supervisor's closure may hold back."""
     c, w = candidates.c, RiskWarning.__table__
     same_key = and_(w.c.subject_key == c.subject_key, w.c.scope_key == c.scope_key)
-    query = select(candidates).where(
-        ~exists().where(same_key, w.c.is_active),
-        exists().where(same_key, w.c.status == WarningStatus.CLOSED.value, w.c.cleared_at.is_(None)),
-    )
+    query = select(candidates).where(~exists().where(same_key, w.c.is_active), _held_back(candidates, w))
     return query.where(c.subject_key.not_in(excluded)) if excluded else query
+
+
+def _held_back(candidates: Table, warnings: Any) -> ColumnElement[bool]:
+    """A closed warning of the candidate's key still holds (its own alias: the caller may join
+    the warnings table already)."""
+    c = candidates.c
+    same_key = and_(warnings.c.subject_key == c.subject_key, warnings.c.scope_key == c.scope_key)
+    return exists().where(same_key, closure_holds(warnings))
 
 
 def add_planned(session: Session, ch: Table, changes: Plan, due: dict[WarningLevel, dt.date | None]) -> None:

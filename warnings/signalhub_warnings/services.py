@@ -32,8 +32,8 @@ from signalhub_platform.models import (
     WarningEventKind,
     WarningLevel,
     WarningSnooze,
-    WarningStatus,
 )
+from signalhub_platform.models.risk_warnings import closure_holds
 from signalhub_platform.models.types import beijing_today, utcnow
 from signalhub_warnings.aggregation import (
     Affected,
@@ -105,7 +105,7 @@ def evaluate_warnings(
     insert_candidates(session, table, rules, as_of=as_of, window_days=thresholds.window_days, affected=scope)
     if is_postgresql(session):
         _without_jit(session)
-    excluded = sorted({subject for subject, _ in {(f"{t}:{i}", str(a)) for t, i, a in manual} | set(silenced)})
+    excluded = sorted({f"{t}:{i}" for t, i, _ in manual} | {subject for subject, _ in silenced})
     due = due_dates(beijing_today(now), acknowledge_days)
     changes = changes_table(session)
     classify(session, table, changes, scope=scope, excluded=excluded, due=due)
@@ -217,8 +217,7 @@ def _end_closures(session: Session, table: Table, evaluated: Any, excluded: list
     same_key = (w.subject_key == c.subject_key) & (w.scope_key == c.scope_key)
     ending = (
         update(w)
-        .where(w.status == WarningStatus.CLOSED, w.cleared_at.is_(None), ~select(c.subject_key).where(same_key)
-               .exists())
+        .where(closure_holds(w.__table__), ~select(c.subject_key).where(same_key).exists())
         .values(cleared_at=utcnow())
         .execution_options(synchronize_session=False)
     )  # fmt: skip
@@ -230,7 +229,7 @@ def _end_closures(session: Session, table: Table, evaluated: Any, excluded: list
 def _end_closures_of(session: Session, subjects: list[str], holding: set[Key]) -> None:
     w = RiskWarning
     for row in session.execute(select(w.id, w.subject_key, w.scope_key).where(
-            w.status == WarningStatus.CLOSED, w.cleared_at.is_(None), w.subject_key.in_(subjects))):  # fmt: skip
+            closure_holds(w.__table__), w.subject_key.in_(subjects))):  # fmt: skip
         if (row.subject_key, row.scope_key) not in holding:
             session.execute(update(w).where(w.id == row.id).values(cleared_at=utcnow()))
 
@@ -258,7 +257,7 @@ def _aggregate_from_row(row: Any) -> Aggregate:
 
 def _last_closed(session: Session, missing: set[Key]) -> list[Known]:
     """The last closed warning of each key about to open: closure holds until the condition is new."""
-    if not missing or session.scalar(select(RiskWarning.id).where(RiskWarning.status == WarningStatus.CLOSED)
+    if not missing or session.scalar(select(RiskWarning.id).where(closure_holds(RiskWarning.__table__))
                                      .limit(1)) is None:  # fmt: skip
         return []
     columns = (RiskWarning.id, RiskWarning.subject_key, RiskWarning.scope_key, RiskWarning.level,
@@ -268,8 +267,7 @@ def _last_closed(session: Session, missing: set[Key]) -> list[Known]:
         last_closed = (
             select(func.max(RiskWarning.id))
             .where(
-                RiskWarning.status == WarningStatus.CLOSED,
-                RiskWarning.cleared_at.is_(None),
+                closure_holds(RiskWarning.__table__),
                 RiskWarning.subject_key.in_(chunk),
             )
             .group_by(RiskWarning.subject_key, RiskWarning.scope_key)

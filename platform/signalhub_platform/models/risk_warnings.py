@@ -13,7 +13,20 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, ColumnElement, Date, ForeignKey, Index, String, Text, UniqueConstraint, or_, text
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Date,
+    ForeignKey,
+    FromClause,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    or_,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from signalhub_platform.db import Base
@@ -55,6 +68,12 @@ class SubjectType(enum.StrEnum):
 
 WARNINGS_FILLFACTOR = 70
 CLOSURE_HOLDS = "status = 'closed' AND cleared_at IS NULL"
+
+
+def closure_holds(warnings: FromClause) -> ColumnElement[bool]:
+    """A closed warning whose condition still holds (``CLOSURE_HOLDS``, the partial index's own
+    condition): it keeps the key from reopening until the condition is new."""
+    return and_(warnings.c.status == WarningStatus.CLOSED.value, warnings.c.cleared_at.is_(None))
 
 
 class RiskWarning(Base):

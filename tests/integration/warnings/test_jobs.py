@@ -239,18 +239,25 @@ def test_the_daily_job_is_listed_once_and_clears_aged_out_warnings(db_session: S
     ]  # fmt: skip
 
 
+def ingest_three_departments(
+    settings: Settings, session_factory: sessionmaker[Session], tmp_path: Path, uscc: str, *flags: str
+) -> None:
+    """``signalhub ingest`` of three TAX records on one entity from three departments (orange)."""
+    path = write_csv(tmp_path / "cli.csv", [row(uscc, "D1", "C-1"), row(uscc, "D2", "C-2"), row(uscc, "D3", "C-3")])
+    result = CliRunner().invoke(
+        main, ["ingest", str(path), "--agency", "TAX", *flags, "--json"],
+        obj=CliContext(settings=settings, factory=session_factory),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
 def test_the_cli_ingest_evaluates_in_process(
     settings: Settings, session_factory: sessionmaker[Session], db_session: Session, tmp_path: Path
 ) -> None:
     tax = make_agency(db_session, "TAX")
     db_session.commit()
     uscc = make_uscc(8484)
-    path = write_csv(tmp_path / "cli.csv", [row(uscc, "D1", "C-1"), row(uscc, "D2", "C-2"), row(uscc, "D3", "C-3")])
-    result = CliRunner().invoke(
-        main, ["ingest", str(path), "--agency", "TAX", "--json"],
-        obj=CliContext(settings=settings, factory=session_factory),
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    ingest_three_departments(settings, session_factory, tmp_path, uscc)
     assert [job.state for job in evaluation_jobs(db_session)] == [JobState.DONE]
     assert active_levels(db_session, entity_by_uscc(db_session, uscc).id) == {str(tax.id): WarningLevel.ORANGE}
 
@@ -261,12 +268,7 @@ def test_the_cli_ingest_can_leave_the_evaluation_to_a_worker(
     tax = make_agency(db_session, "TAX")
     db_session.commit()
     uscc = make_uscc(8585)
-    path = write_csv(tmp_path / "cli.csv", [row(uscc, "D1", "C-1"), row(uscc, "D2", "C-2"), row(uscc, "D3", "C-3")])
-    result = CliRunner().invoke(
-        main, ["ingest", str(path), "--agency", "TAX", "--defer-evaluation", "--json"],
-        obj=CliContext(settings=settings, factory=session_factory),
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    ingest_three_departments(settings, session_factory, tmp_path, uscc, "--defer-evaluation")
     entity_id = entity_by_uscc(db_session, uscc).id
     assert [job.state for job in evaluation_jobs(db_session)] == [JobState.QUEUED]
     assert active_levels(db_session, entity_id) == {}
